@@ -1,0 +1,1 @@
+"""One module per panel. Panels observe the Session and never import each other."""

@@ -1,0 +1,79 @@
+"""Hand pose panel: one slider per finger DOF of the selected hand, within the model's joint limits."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6 import QtCore, QtWidgets
+
+from app.session import Session
+from umetrack.hand.model import HAND_NAMES, JOINT_NAMES, NUM_FINGER_JOINTS
+
+SLIDER_STEPS_PER_DEGREE = 10
+
+
+class HandPosePanel(QtWidgets.QWidget):
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("hand_pose")
+        self.session = session
+        self.hand_selector = QtWidgets.QComboBox()
+        self.hand_selector.addItems([name.capitalize() for name in HAND_NAMES])
+        self.hand_selector.currentIndexChanged.connect(self._sync_from_session)
+        self.reset_button = QtWidgets.QPushButton("Neutral pose")
+        self.reset_button.setToolTip("Set every joint of this hand to the middle of its range")
+        self.reset_button.clicked.connect(self.reset_to_neutral)
+
+        form = QtWidgets.QFormLayout()
+        self.sliders: list[QtWidgets.QSlider] = []
+        self.value_labels: list[QtWidgets.QLabel] = []
+        for joint in range(NUM_FINGER_JOINTS):
+            slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+            slider.setObjectName(f"joint_{joint}")
+            slider.valueChanged.connect(lambda value, j=joint: self._on_slider(j, value))
+            label = QtWidgets.QLabel()
+            label.setMinimumWidth(48)
+            row = QtWidgets.QHBoxLayout()
+            row.addWidget(slider, 1)
+            row.addWidget(label)
+            form.addRow(JOINT_NAMES[joint].replace("_", " "), row)
+            self.sliders.append(slider)
+            self.value_labels.append(label)
+
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.hand_selector, 1)
+        top.addWidget(self.reset_button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(form)
+        layout.addStretch(1)
+
+        session.pose_changed.connect(self._on_pose_changed)
+        session.hand_model_changed.connect(lambda _m: self._sync_from_session())
+        self._sync_from_session()
+
+    @property
+    def hand(self) -> int:
+        return self.hand_selector.currentIndex()
+
+    def _sync_from_session(self) -> None:
+        limits = self.session.hand_model.joint_limits
+        angles = self.session.poses[self.hand].joint_angles
+        for joint, slider in enumerate(self.sliders):
+            lo, hi = (math.degrees(float(v)) * SLIDER_STEPS_PER_DEGREE for v in limits[joint])
+            with QtCore.QSignalBlocker(slider):
+                slider.setRange(math.floor(lo), math.ceil(hi))
+                slider.setValue(round(math.degrees(float(angles[joint])) * SLIDER_STEPS_PER_DEGREE))
+            self.value_labels[joint].setText(f"{math.degrees(float(angles[joint])):6.1f}°")
+
+    def _on_pose_changed(self, hand: int) -> None:
+        if hand == self.hand:
+            self._sync_from_session()
+
+    def _on_slider(self, joint: int, value: int) -> None:
+        self.session.set_joint_angle(self.hand, joint, math.radians(value / SLIDER_STEPS_PER_DEGREE))
+
+    def reset_to_neutral(self) -> None:
+        neutral = self.session.hand_model.neutral_angles
+        for joint in range(NUM_FINGER_JOINTS):
+            self.session.set_joint_angle(self.hand, joint, float(neutral[joint]))

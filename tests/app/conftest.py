@@ -1,0 +1,23 @@
+import pytest
+from PySide6 import QtCore
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """An isolated QSettings file so tests never read or write the user's layout."""
+    return QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def main_window(qtbot, settings):
+    from vispy import app as vispy_app
+
+    vispy_app.use_app("pyside6")
+    from app.main_window import MainWindow
+    from app.session import Session
+
+    window = MainWindow(Session(), settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window

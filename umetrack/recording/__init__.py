@@ -1,0 +1,1 @@
+"""Recordings and the readers/writers of the public formats."""
