@@ -1,0 +1,1 @@
+"""The UmeTrack network: encoder, FTL, fusion, temporal module, skeleton encoder, regressors."""
