@@ -71,7 +71,10 @@ class HandPosePanel(QtWidgets.QWidget):
             self._sync_from_session()
 
     def _on_slider(self, joint: int, value: int) -> None:
-        self.session.set_joint_angle(self.hand, joint, math.radians(value / SLIDER_STEPS_PER_DEGREE))
+        # Slider ends are rounded outwards to whole steps; never pose a joint past its limit.
+        lo, hi = (float(v) for v in self.session.hand_model.joint_limits[joint])
+        radians = min(max(math.radians(value / SLIDER_STEPS_PER_DEGREE), lo), hi)
+        self.session.set_joint_angle(self.hand, joint, radians)
 
     def reset_to_neutral(self) -> None:
         neutral = self.session.hand_model.neutral_angles
