@@ -21,13 +21,14 @@ def feature_transform(features: torch.Tensor, transform: torch.Tensor) -> torch.
         features: (N, C, H, W), C divisible by 3.
         transform: (N, 4, 4) or (4, 4).
     Returns:
-        (N, C, H, W)
+        (N, C, H, W) float32: geometry stays in full precision under mixed-precision autocast
+        (bf16 keeps ~3 significant digits, too few for metric coordinates).
     """
     n, c, h, w = features.shape
     if c % 3:
         raise ValueError(f"feature channels must be divisible by 3, got {c}")
-    points = features.reshape(n, 3, (c // 3) * h * w)
-    transform = transform.to(features.dtype).expand(n, 4, 4)
+    points = features.float().reshape(n, 3, (c // 3) * h * w)
+    transform = transform.float().expand(n, 4, 4)
     moved = transform[:, :3, :3] @ points + transform[:, :3, 3:4]
     return moved.reshape(n, c, h, w)
 

@@ -135,7 +135,7 @@ class FeatureExtractor(nn.Module):
         """
         batch = images.shape[0]
         two = num_views == 2
-        z = images.new_empty(batch, FEATURE_CHANNELS, FEATURE_SIZE, FEATURE_SIZE)
+        z = images.new_empty(batch, FEATURE_CHANNELS, FEATURE_SIZE, FEATURE_SIZE, dtype=torch.float32)
         S0 = focal_scale_transform(focal[:, 0])
         one = ~two
         if one.any():
@@ -143,9 +143,10 @@ class FeatureExtractor(nn.Module):
             z[one] = feature_transform(features, S0[one])
         if two.any():
             pair = images[two]  # (B2, 2, 96, 96)
-            features = self._image_backbone(pair.reshape(-1, 1, *pair.shape[-2:])).reshape(pair.shape[0], 2, FEATURE_CHANNELS, FEATURE_SIZE, FEATURE_SIZE)
+            features = self._image_backbone(pair.reshape(-1, 1, *pair.shape[-2:]))
+            features = features.reshape(pair.shape[0], 2, FEATURE_CHANNELS, FEATURE_SIZE, FEATURE_SIZE)
             S = focal_scale_transform(focal[two])  # (B2, 2, 4, 4)
-            E = extrinsics[two].to(images.dtype)
+            E = extrinsics[two].float()
             # A_i = S0^-1 E0 Ei^-1 Si: view i's scaled space -> view 0's scaled space (A_0 = I).
             A1 = torch.linalg.inv(S[:, 0]) @ E[:, 0] @ torch.linalg.inv(E[:, 1]) @ S[:, 1]
             g0 = features[:, 0]
@@ -293,19 +294,38 @@ class UmeTrackNet(nn.Module):
                 metres: known-skeleton mode (Regressor-K). None: unknown skeleton (Regressor-U, predicts scale).
             state, use_memory: temporal state from the previous step and which slots continue.
         """
-        z = self._feature_extractor(images, focal, extrinsics, num_views)
-        reference_extrinsics = extrinsics[:, 0]
-        z_t, new_state = self._temporal(z, reference_extrinsics, state, use_memory)
+        z_t, new_state = self.temporal_features(images, focal, extrinsics, num_views, state, use_memory)
         if skeleton is not None:
-            skeleton = skeleton.to(z.dtype).expand(z.shape[0], SKELETON_FEATURES)
-            raw = self._regressor_k(torch.cat([z_t, self._skeleton_enc(skeleton)], dim=1))
-            scale = None
-            sigma_raw = raw[:, 41:62]
-        else:
-            raw = self._regressor_u(z_t)
-            scale = torch.exp(raw[:, 41])
-            sigma_raw = raw[:, 42:63]
-        return decode_output(raw, reference_extrinsics, hand_index, scale, sigma_raw, new_state)
+            return self.regress_known(z_t, skeleton, extrinsics[:, 0], hand_index, new_state)
+        return self.regress_unknown(z_t, extrinsics[:, 0], hand_index, new_state)
+
+    def temporal_features(
+        self,
+        images: torch.Tensor,
+        focal: torch.Tensor,
+        extrinsics: torch.Tensor,
+        num_views: torch.Tensor,
+        state: TemporalState | None = None,
+        use_memory: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, TemporalState]:
+        """Encoder, fusion and temporal module: zT (B, 72, 6, 6) and the new state (shared by both heads)."""
+        z = self._feature_extractor(images, focal, extrinsics, num_views)
+        return self._temporal(z, extrinsics[:, 0], state, use_memory)
+
+    def regress_known(
+        self, z_t: torch.Tensor, skeleton: torch.Tensor, reference_extrinsics: torch.Tensor, hand_index: torch.Tensor, state: TemporalState
+    ) -> PoseOutput:
+        """Regressor-K: pose given the hand's skeleton features (132,) or (B, 132)."""
+        skeleton = skeleton.to(z_t.dtype).expand(z_t.shape[0], SKELETON_FEATURES)
+        raw = self._regressor_k(torch.cat([z_t, self._skeleton_enc(skeleton)], dim=1)).float()
+        return decode_output(raw, reference_extrinsics, hand_index, None, raw[:, 41:62], state)
+
+    def regress_unknown(
+        self, z_t: torch.Tensor, reference_extrinsics: torch.Tensor, hand_index: torch.Tensor, state: TemporalState
+    ) -> PoseOutput:
+        """Regressor-U: pose and hand scale without a skeleton."""
+        raw = self._regressor_u(z_t).float()
+        return decode_output(raw, reference_extrinsics, hand_index, torch.exp(raw[:, 41]), raw[:, 42:63], state)
 
 
 def decode_output(

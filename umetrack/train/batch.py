@@ -1,0 +1,69 @@
+"""The unit of training data: S hand sequences of T steps, each step with 1 or 2 crops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import torch
+
+MAX_VIEWS = 2
+
+
+@dataclass(frozen=True, eq=False)
+class TrainBatch:
+    """Everything one optimisation step needs. Metres, radians, crop size 96.
+
+    Attributes:
+        images: (S, T, 2, 96, 96) uint8 crops; slot 1 is unused (zeros) where num_views == 1.
+        focal: (S, T, 2) crop focal lengths, px.
+        extrinsics: (S, T, 2, 4, 4) crop world -> eye (right-hand mirror included), metres.
+        num_views: (S, T) int64, 1 or 2.
+        hand_index: (S,) int64, 0 left / 1 right.
+        joint_angles: (S, T, 22) ground truth.
+        T_world_from_wrist: (S, T, 4, 4) ground truth, the hand's own convention.
+        hand_scale: (S,) scale of each hand relative to the base hand model.
+        pinch: (S, T) float 0/1 ground-truth pinch labels.
+        use_memory: (S, T) bool: the step continues the previous one's temporal memory (False at
+            t = 0 and where the generator simulates a lost track, so the reset path is trained too).
+    """
+
+    images: torch.Tensor
+    focal: torch.Tensor
+    extrinsics: torch.Tensor
+    num_views: torch.Tensor
+    hand_index: torch.Tensor
+    joint_angles: torch.Tensor
+    T_world_from_wrist: torch.Tensor
+    hand_scale: torch.Tensor
+    pinch: torch.Tensor
+    use_memory: torch.Tensor
+
+    @property
+    def num_sequences(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def sequence_length(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def num_crops(self) -> int:
+        return int(self.num_views.sum())
+
+    def to(self, device: torch.device | str) -> "TrainBatch":
+        return replace(self, **{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name).numpy() for f in fields(self)}
+
+    @staticmethod
+    def from_numpy(arrays: dict[str, np.ndarray]) -> "TrainBatch":
+        return TrainBatch(**{f.name: torch.from_numpy(np.asarray(arrays[f.name])) for f in fields(TrainBatch)})
+
+    @staticmethod
+    def concatenate(batches: list["TrainBatch"]) -> "TrainBatch":
+        return TrainBatch(**{f.name: torch.cat([getattr(b, f.name) for b in batches]) for f in fields(TrainBatch)})
+
+    def select(self, sequences: torch.Tensor | slice) -> "TrainBatch":
+        return TrainBatch(**{f.name: getattr(self, f.name)[sequences] for f in fields(self)})

@@ -1,0 +1,319 @@
+"""The training loop: losses over unrolled sequences, mixed precision, DDP via torchrun, exact resume.
+
+Launch with ``umetrack train`` (one process) or ``torchrun --nproc-per-node N -m umetrack.cli train``
+(several; gloo on CPU, nccl on GPU). Data parallelism averages gradients with one all-reduce of a
+flat buffer per step and broadcasts BatchNorm statistics from rank 0, which is what
+DistributedDataParallel does, but stays correct when the loss code calls the network's step
+methods directly and some modules (the 2-view fusion) sit idle on a step. Every rank draws its data for step k as a pure function of
+(seed, rank, k), so resuming from a checkpoint replays exactly the batches an uninterrupted run
+would have seen, and no data-loader state needs saving.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from umetrack.hand.fk import left_hand_wrist
+from umetrack.hand.model import HandModel
+from umetrack.model.checkpoint import load_state_dict_strict, read_checkpoint, save_checkpoint
+from umetrack.model.network import RELEASED_ENCODER, EncoderConfig, PoseOutput, TemporalState, UmeTrackNet
+from umetrack.model.root import points_from_rigid
+from umetrack.train import losses
+from umetrack.train.batch import TrainBatch
+
+ENCODERS = {
+    "released": RELEASED_ENCODER,
+    # A quarter-width encoder for CPU training: ~8x fewer FLOPs, same output layout (72x6x6).
+    "light": EncoderConfig(widths=(16, 32, 64, 128), blocks=(1, 2, 2, 1), stem_width=16),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (saved next to the weights)."""
+
+    steps: int = 20_000
+    sequences_per_batch: int = 16
+    sequence_length: int = 4
+    learning_rate: float = 2e-4
+    warmup_steps: int = 200
+    min_learning_rate_ratio: float = 0.05
+    temporal_losses_from: float = 0.5
+    """Fraction of training after which L_temp and L_pinch switch on (the paper trains 200 epochs
+    without them, then 200 with)."""
+    encoder: str = "released"
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 10
+    precision: str = "auto"
+    """"fp32", "bf16", "fp16" or "auto" (bf16 where supported, fp32 otherwise)."""
+    channels_last: bool = True
+    gradient_clip: float = 5.0
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_json(document: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        return TrainConfig(**{k: v for k, v in document.items() if k in known})
+
+
+class BatchSource(Protocol):
+    """Deterministic data: the batch for (step, rank) never depends on what was drawn before."""
+
+    def batch(self, step: int, rank: int, sequences: int, length: int) -> TrainBatch: ...
+
+
+def make_network(encoder: str) -> UmeTrackNet:
+    if encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r}; choose one of {sorted(ENCODERS)}")
+    return UmeTrackNet(ENCODERS[encoder])
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "fp32":
+        return None
+    if precision == "fp16":
+        return torch.float16
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16
+
+
+@dataclass
+class StepResult:
+    loss: torch.Tensor
+    metrics: dict[str, float]
+
+
+def sequence_losses(
+    net: nn.Module,
+    hand_model: HandModel,
+    batch: TrainBatch,
+    temporal_losses: bool,
+    autocast_dtype: torch.dtype | None = None,
+) -> StepResult:
+    """Unroll the network over the batch's sequences and sum the paper's losses (mean per hand-step)."""
+    device = batch.images.device
+    S, T = batch.num_sequences, batch.sequence_length
+    skeleton = torch.stack([hand_model.scaled(s).skeleton_features() for s in batch.hand_scale.float()]).to(device)
+    state: TemporalState | None = None
+    total_pose = torch.zeros((), device=device)
+    world_k, pred_kp_k = [], []
+    mpjpe_k = mpjpe_u = scale_error = 0.0
+    for t in range(T):
+        images = batch.images[:, t].float() / 255.0
+        E = batch.extrinsics[:, t].float()
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            z_t, state = net.temporal_features(images, batch.focal[:, t].float(), E, batch.num_views[:, t], state, batch.use_memory[:, t])
+            out_k = net.regress_known(z_t, skeleton, E[:, 0], batch.hand_index, state)
+            out_u = net.regress_unknown(z_t, E[:, 0], batch.hand_index, state)
+        T_crop_true = E[:, 0] @ left_hand_wrist(batch.T_world_from_wrist[:, t].float(), batch.hand_index)
+        targets = losses.PoseTargets(
+            joint_angles=batch.joint_angles[:, t].float(),
+            T_crop_from_wrist=T_crop_true,
+            wrist_points=points_from_rigid(T_crop_true),
+            hand_scale=batch.hand_scale.float(),
+            pinch=batch.pinch[:, t].float(),
+        )
+        step_loss = torch.zeros(S, device=device)
+        for head, out in (("k", out_k), ("u", out_u)):
+            pose, pred_kp, true_kp = losses.pose_loss(hand_model, out.joint_angles, out.T_crop_from_wrist, targets, out.hand_scale)
+            step_loss = step_loss + pose + losses.LAMBDA_WRIST_POINTS * losses.wrist_points_loss(out.wrist_points, targets)
+            step_loss = step_loss + losses.LAMBDA_UNCERTAINTY * losses.uncertainty_loss(out.uncertainty, pred_kp, true_kp)
+            error_mm = 1000.0 * (pred_kp - true_kp).norm(dim=-1).mean().item()
+            if head == "k":
+                mpjpe_k += error_mm / T
+                pred_kp_k.append(pred_kp)
+                if temporal_losses:
+                    step_loss = step_loss + losses.LAMBDA_PINCH * losses.pinch_loss(pred_kp, targets.pinch)
+            else:
+                mpjpe_u += error_mm / T
+                # Scale is only observable with two views (depth from one view is ambiguous).
+                two_views = (batch.num_views[:, t] == 2).float()
+                step_loss = step_loss + losses.LAMBDA_SCALE * two_views * losses.scale_loss(out.hand_scale, targets)
+                scale_error += (out.hand_scale / targets.hand_scale - 1.0).abs().mean().item() / T
+        total_pose = total_pose + step_loss.mean()
+        world_k.append((out_k.joint_angles, out_k.T_world_from_wrist))
+    loss = total_pose / T
+    temporal = torch.zeros((), device=device)
+    if temporal_losses and T >= 3:
+        angles = torch.stack([a for a, _ in world_k], dim=1)
+        wrists = torch.stack([w for _, w in world_k], dim=1)
+        continuous = torch.ones(S, T, dtype=torch.bool, device=device)
+        continuous[:, 1:] = batch.use_memory[:, 1:]
+        temporal = losses.temporal_loss(angles, wrists, continuous).mean()
+        loss = loss + losses.LAMBDA_TEMPORAL * temporal
+    metrics = {"loss": loss.item(), "mpjpe_k_mm": mpjpe_k, "mpjpe_u_mm": mpjpe_u, "scale_error": scale_error, "temporal": temporal.item()}
+    return StepResult(loss, metrics)
+
+
+def learning_rate_at(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to ``min_learning_rate_ratio`` of the peak."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return config.learning_rate * (config.min_learning_rate_ratio + (1.0 - config.min_learning_rate_ratio) * cosine)
+
+
+@dataclass(frozen=True)
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> Distributed:
+    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Distributed()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return Distributed(dist.get_rank(), dist.get_world_size())
+
+
+CHECKPOINT_NAME = "checkpoint.pt"
+WEIGHTS_NAME = "weights.pt"
+CONFIG_NAME = "config.json"
+LOG_NAME = "log.csv"
+
+
+def train(
+    config: TrainConfig,
+    source: BatchSource,
+    hand_model: HandModel,
+    out_dir: str | Path,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int, dict[str, float]], None] | None = None,
+    stop_after: int | None = None,
+) -> UmeTrackNet:
+    """Train (or resume) into ``out_dir``; returns the trained network (unwrapped, train mode).
+
+    ``stop_after`` ends this call after that many steps of the schedule (for time-boxed CPU runs
+    and tests); the schedule itself is still ``config.steps`` long, so a later call resumes it.
+    """
+    device = torch.device(device)
+    out_dir = Path(out_dir)
+    ddp = init_distributed(device)
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    net = make_network(config.encoder).to(device)
+    if config.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    start_step = 0
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    if checkpoint_path.exists():
+        document = read_checkpoint(checkpoint_path)
+        if document.get("config") != config.to_json():
+            raise ValueError(f"{checkpoint_path}: checkpoint was trained with a different config; use a new output folder")
+        load_state_dict_strict(net, document["model"], checkpoint_path)
+        optimizer.load_state_dict(document["optimizer"])
+        start_step = int(document["step"])
+    if ddp.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / CONFIG_NAME).write_text(json.dumps(config.to_json(), indent=1))
+    if ddp.world_size > 1:
+        _broadcast_state(net)
+    autocast_dtype = _autocast_dtype(config.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
+    hand_model = hand_model.to(torch.float32, device)
+    end_step = config.steps if stop_after is None else min(config.steps, start_step + stop_after)
+    log_path = out_dir / LOG_NAME
+    net.train()
+    for step in range(start_step, end_step):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(config, step)
+        started = time.perf_counter()
+        batch = source.batch(step, ddp.rank, config.sequences_per_batch, config.sequence_length).to(device)
+        temporal = step >= config.temporal_losses_from * config.steps
+        result = sequence_losses(net, hand_model, batch, temporal, autocast_dtype)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(result.loss).backward()
+        if ddp.world_size > 1:
+            _average_gradients(net, ddp.world_size)
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(net.parameters(), config.gradient_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        if ddp.world_size > 1:
+            _broadcast_state(net, buffers_only=True)
+        elapsed = time.perf_counter() - started
+        metrics = {**result.metrics, "lr": optimizer.param_groups[0]["lr"], "crops_per_s": batch.num_crops / elapsed}
+        if ddp.is_main and (step % config.log_every == 0 or step == end_step - 1):
+            _append_log(log_path, step, metrics)
+        if progress is not None and ddp.is_main:
+            progress(step, metrics)
+        done = step + 1
+        if ddp.is_main and (done % config.checkpoint_every == 0 or done == end_step):
+            save_checkpoint(checkpoint_path, {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": done, "config": config.to_json()})
+            if done == config.steps:
+                export_weights(net, config, out_dir / WEIGHTS_NAME)
+    if ddp.world_size > 1:
+        dist.barrier()
+    return net
+
+
+def _average_gradients(net: nn.Module, world_size: int) -> None:
+    """All-reduce the mean gradient of every parameter (idle parameters contribute zeros)."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world_size
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
+        offset += n
+
+
+def _broadcast_state(net: nn.Module, buffers_only: bool = False) -> None:
+    """Make every rank hold rank 0's parameters (unless buffers_only) and BatchNorm buffers."""
+    tensors = list(net.buffers()) if buffers_only else [*net.parameters(), *net.buffers()]
+    for tensor in tensors:
+        dist.broadcast(tensor.data, src=0)
+
+
+def export_weights(net: UmeTrackNet, config: TrainConfig, path: str | Path) -> None:
+    """Ship weights: a plain fp16 state_dict plus the config, loadable with weights_only=True."""
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
+    save_checkpoint(path, {"model": state, "config": config.to_json(), "format": "umetrack-studio-weights-v1"})
+
+
+def load_trained_network(path: str | Path, device: str | torch.device = "cpu") -> tuple[UmeTrackNet, TrainConfig | None]:
+    """Load shipped weights (ours, with config) or a released-layout plain state_dict; eval mode, fp32."""
+    document = read_checkpoint(path)
+    config = TrainConfig.from_json(document["config"]) if isinstance(document.get("config"), dict) else None
+    net = make_network(config.encoder if config else "released")
+    state = document.get("model", document)
+    load_state_dict_strict(net, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, path)
+    return net.to(device).eval(), config
+
+
+def _append_log(path: Path, step: int, metrics: dict[str, float]) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["step", *metrics])
+        writer.writerow([step, *(f"{v:.6g}" for v in metrics.values())])
