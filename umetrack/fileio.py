@@ -40,6 +40,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         pass
 
 
+def new_temporary_sibling(path: str | Path) -> Path:
+    """Create an empty temporary file next to ``path`` (same folder, so ``os.replace`` onto ``path``
+    is atomic) with the permissions a plain ``open()`` would give. The caller writes it, then
+    renames it over ``path``, or deletes it on failure. For outputs written by other libraries
+    (a video encoder) or several files committed together."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_current_umask())
+    os.close(fd)
+    return Path(tmp)
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -2,7 +2,8 @@
 
 Files: ``umetrack_hand_pose_trajectory.jsonl``, ``headset_trajectory.csv``, ``box2d_hands.csv``,
 ``metadata.json``; cameras come from ``umetrack.camera.io`` and the hand profile from
-``umetrack.hand.io.load_hand_model``.
+``umetrack.hand.io.load_hand_model``. ``read_hot3d_recording`` assembles a whole Quest 3 recording
+folder into a ``Recording`` (poses and calibration only: the images live in the VRS file).
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from umetrack.camera.io import read_hot3d_camera_models
 from umetrack.errors import FormatError, InvalidPoseError
-from umetrack.fileio import array_field, read_jsonl, require
+from umetrack.fileio import array_field, read_json, read_jsonl, require
 from umetrack.geometry import make_transform, quaternion_wxyz_to_matrix
+from umetrack.hand.io import load_hand_model
 from umetrack.hand.pose import HandPose
+from umetrack.recording.frames import NoFrameSource
+from umetrack.recording.model import HandTrajectory, Recording, joint_angles_22
 
 HandPoses = dict[int, HandPose]
 
@@ -44,10 +49,7 @@ def read_hand_pose_trajectory(path: str | Path) -> dict[int, HandPoses]:
             if np.linalg.norm(q) < 1e-6:
                 raise FormatError(path, f"{field}.wrist_xform.q_wxyz", "zero quaternion")
             angles = array_field(pose, "joint_angles", (None,), path, field)
-            if len(angles) not in (20, 22):
-                raise FormatError(path, f"{field}.joint_angles", f"expected 20 or 22 angles, got {len(angles)}")
-            angles22 = torch.zeros(22, dtype=torch.float64)
-            angles22[: len(angles)] = torch.as_tensor(angles)
+            angles22 = torch.as_tensor(joint_angles_22(angles, path, f"{field}.joint_angles"))
             T = make_transform(quaternion_wxyz_to_matrix(torch.as_tensor(q)), torch.as_tensor(t))
             confidence = float(pose.get("hand_confidence", 1.0))
             try:
@@ -140,3 +142,79 @@ def read_box2d_hands(path: str | Path) -> list[HandBox]:
             HandBox(row["stream_id"], int(row["hand_index"]), int(row["timestamp[ns]"]), *box, _float(row, columns[7], path, i + 2))
         )
     return boxes
+
+
+# ---------------------------------------------------------------------------------------------
+# A whole recording folder
+
+
+METADATA = "metadata.json"
+HAND_POSES = "umetrack_hand_pose_trajectory.jsonl"
+HEADSET_TRAJECTORY = "headset_trajectory.csv"
+CAMERA_MODELS = "camera_models.json"
+HAND_PROFILE = "umetrack_hand_user_profile.json"
+NO_IMAGES_REASON = "HOT3D per-recording files have no images (they are stored in the recording's VRS file)"
+
+
+def is_hot3d_folder(path: str | Path) -> bool:
+    """True when ``path`` is a folder holding HOT3D per-recording files."""
+    path = Path(path)
+    return path.is_dir() and any((path / name).is_file() for name in (METADATA, HEADSET_TRAJECTORY, HAND_POSES))
+
+
+def read_hot3d_recording(folder: str | Path) -> Recording:
+    """A HOT3D Quest 3 recording folder -> Recording with per-frame cameras, GT and no images.
+
+    Frames are the timestamps of ``headset_trajectory.csv`` (HOT3D gives a device pose at every
+    image timestamp; both Quest 3 SLAM streams share them). Views are the cameras of
+    ``camera_models.json`` sorted by stream id; T_world_from_camera = T_world_device(t) @
+    T_device_camera. GT comes from ``umetrack_hand_pose_trajectory.jsonl`` (None when the file is
+    absent; a hand without a pose at a frame's timestamp is absent there) and the hand model from
+    ``umetrack_hand_user_profile.json`` (None when absent). ``frames`` is a ``NoFrameSource``:
+    ``Recording.image`` raises ``ImagesUnavailableError``.
+
+    Raises:
+        FormatError: not a folder, a missing ``camera_models.json`` (Aria recordings keep their
+            calibration in the VRS file: not supported) or ``headset_trajectory.csv``, malformed
+            files, or hand poses none of whose timestamps match a frame.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FormatError(folder, "", "not a folder")
+    metadata = read_json(folder / METADATA) if (folder / METADATA).is_file() else {}
+    name = metadata.get("recording_name", folder.name) if isinstance(metadata, dict) else folder.name
+    if not isinstance(name, str):
+        raise FormatError(folder / METADATA, "recording_name", "expected a string")
+    if not (folder / CAMERA_MODELS).is_file():
+        headset = metadata.get("headset", "unknown") if isinstance(metadata, dict) else "unknown"
+        raise FormatError(
+            folder / CAMERA_MODELS, "", f"file not found (headset {headset}; Aria recordings keep calibration in the VRS file, not supported)"
+        )
+    devices = read_hot3d_camera_models(folder / CAMERA_MODELS)
+    views = sorted(devices)
+    headset = read_headset_trajectory(folder / HEADSET_TRAJECTORY)
+    T_world_from_device = headset.T_world_from_device.double().numpy()
+    T_device_from_camera = np.stack([devices[s].T_device_from_camera.double().numpy() for s in views])
+    T_world_from_camera = T_world_from_device[:, None] @ T_device_from_camera[None]
+
+    gt = None
+    if (folder / HAND_POSES).is_file():
+        poses = read_hand_pose_trajectory(folder / HAND_POSES)
+        matched = [poses.get(int(t), {}) for t in headset.timestamps_ns]
+        if poses and not any(int(t) in poses for t in headset.timestamps_ns):
+            raise FormatError(folder / HAND_POSES, "timestamp_ns", f"no timestamp matches a frame of {HEADSET_TRAJECTORY}")
+        gt = HandTrajectory.from_poses(matched)
+    hand_model = load_hand_model(folder / HAND_PROFILE) if (folder / HAND_PROFILE).is_file() else None
+    models = tuple(devices[s].model for s in views)
+    return Recording(
+        name=name,
+        timestamps_ns=headset.timestamps_ns,
+        view_labels=tuple(views),
+        camera_models=models,
+        T_world_from_camera=T_world_from_camera,
+        headset_tracked=np.ones(len(headset.timestamps_ns), dtype=bool),
+        frames=NoFrameSource(len(headset.timestamps_ns), [(m.width, m.height) for m in models], NO_IMAGES_REASON),
+        hand_model=hand_model,
+        gt=gt,
+        source=folder,
+    )

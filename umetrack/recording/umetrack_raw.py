@@ -1,0 +1,280 @@
+"""UmeTrack raw data: ``recording_YY.mp4`` + ``recording_YY.json`` (data_formats.md §2-3), read and written.
+
+Labels (millimetres on disk, converted to metres once here; N frames, V views):
+
+=============================  ===================  ==============================================
+key                            shape                meaning
+=============================  ===================  ==============================================
+cameras                        V camera dicts       intrinsics (cameras.md §5)
+camera_angles                  (V,)                 crop roll per view, degrees
+camera_to_world_transforms     (N, V, 4, 4)         camera -> world, mm; all zeros = headset untracked
+hand_model                     model dict           the subject's left-hand model, mm (optional here)
+joint_angles                   (N, 2, 22)           radians
+wrist_transforms               (N, 2, 4, 4)         hand-local -> world, mm (right hand: right convention)
+hand_confidences               (N, 2)               > 0: ground truth present
+timestamps_ns (extension)      (N,)                 written by us; absent in released data -> i * 1e9 / fps
+view_labels (extension)        (V,)                 written by us; absent -> "0".."V-1"
+=============================  ===================  ==============================================
+
+The released loader reads only the keys it knows, so the two extension keys keep our files
+readable by it. The video holds the V views side by side (``umetrack.recording.video``); its frame
+count must equal N. Released recordings are 30 fps (the rate used when timestamps are absent).
+
+Pinch labels (not part of the released format) live in a side file ``recording_YY.pinch.json``::
+
+    {"format": "umetrack-studio.pinch", "version": 1, "num_frames": N,
+     "left": [[start, end], ...], "right": [[start, end], ...]}
+
+where each pair is a half-open [start, end) interval of frame indices in which that hand pinches
+(0 <= start < end <= N, sorted, non-overlapping). It is read when present next to the labels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from umetrack.camera.io import camera_model_from_umetrack_dict, camera_model_to_umetrack_dict
+from umetrack.errors import FormatError
+from umetrack.fileio import array_field, atomic_write_json, new_temporary_sibling, read_json, require
+from umetrack.hand.io import MM_PER_M, hand_model_from_dict, hand_model_to_dict
+from umetrack.hand.model import HAND_NAMES
+from umetrack.recording.frames import ImagesUnavailableError
+from umetrack.recording.model import NUM_HANDS, HandTrajectory, PinchLabels, Recording, check_rigid_frames
+from umetrack.recording.video import DEFAULT_CRF, DEFAULT_KEYFRAME_INTERVAL, DEFAULT_PRESET, VIDEO_CACHE_FRAMES, VideoFrameSource, write_video
+
+RAW_FPS = 30.0
+PINCH_FORMAT = "umetrack-studio.pinch"
+PINCH_VERSION = 1
+_SUFFIXES = (".mp4", ".json")
+
+
+def raw_paths(path: str | Path) -> tuple[Path, Path, Path]:
+    """(video, labels, pinch side file) for ``recording_YY.mp4``, ``recording_YY.json`` or the stem."""
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix.lower() in _SUFFIXES else path
+    return stem.with_name(stem.name + ".mp4"), stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".pinch.json")
+
+
+def _scale_translation(T: np.ndarray, factor: float) -> np.ndarray:
+    """Copy of (..., 4, 4) transforms with the translation column multiplied (mm <-> m)."""
+    out = np.array(T, dtype=np.float64, copy=True)
+    out[..., :3, 3] *= factor
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_umetrack_raw(path: str | Path, cache_frames: int = VIDEO_CACHE_FRAMES) -> Recording:
+    """Read a raw-data recording (give the .mp4, the .json or their common stem).
+
+    Raises:
+        FormatError: naming the file and field for a missing or malformed labels file, wrong
+            shapes, NaN, non-rigid transforms of tracked frames / present hands, a missing, corrupt
+            or truncated video, or a video frame count other than the label count.
+    """
+    video_path, labels_path, pinch_path = raw_paths(path)
+    doc = read_json(labels_path)
+    src = labels_path
+    entries = require(doc, "cameras", src)
+    if not isinstance(entries, list) or not entries:
+        raise FormatError(src, "cameras", "expected a non-empty list of camera dicts")
+    models = tuple(camera_model_from_umetrack_dict(entry, src, f"cameras[{i}]") for i, entry in enumerate(entries))
+    v = len(models)
+    angles = array_field(doc, "camera_angles", (v,), src)
+    T_mm = array_field(doc, "camera_to_world_transforms", (None, v, 4, 4), src)
+    n = len(T_mm)
+    if n == 0:
+        raise FormatError(src, "camera_to_world_transforms", "no frames")
+    tracked = T_mm.reshape(n, -1).any(axis=1)
+    check_rigid_frames(T_mm, np.broadcast_to(tracked[:, None], (n, v)), src, "camera_to_world_transforms")
+    joint_angles = array_field(doc, "joint_angles", (n, NUM_HANDS, 22), src)
+    wrists_mm = array_field(doc, "wrist_transforms", (n, NUM_HANDS, 4, 4), src)
+    confidence = array_field(doc, "hand_confidences", (n, NUM_HANDS), src)
+    check_rigid_frames(wrists_mm, confidence > 0, src, "wrist_transforms")
+    hand_model = hand_model_from_dict(doc["hand_model"], src, "hand_model") if "hand_model" in doc else None
+    if "timestamps_ns" in doc:
+        timestamps = array_field(doc, "timestamps_ns", (n,), src, dtype=np.int64)
+        if (np.diff(timestamps) <= 0).any():
+            raise FormatError(src, "timestamps_ns", "timestamps must be strictly increasing")
+    else:
+        timestamps = np.round(np.arange(n) * (1e9 / RAW_FPS)).astype(np.int64)
+    labels = doc.get("view_labels", [str(i) for i in range(v)])
+    if not (isinstance(labels, list) and len(labels) == v and all(isinstance(x, str) for x in labels)):
+        raise FormatError(src, "view_labels", f"expected {v} strings")
+    pinch = read_pinch_labels(pinch_path, n) if pinch_path.exists() else None
+
+    frames = VideoFrameSource(video_path, [(m.width, m.height) for m in models], cache_frames)
+    if frames.num_frames != n:
+        frames.close()
+        raise FormatError(video_path, "frames", f"the video has {frames.num_frames} frames but {labels_path.name} labels {n}")
+    try:
+        return Recording(
+            name=labels_path.stem,
+            timestamps_ns=timestamps,
+            view_labels=tuple(labels),
+            camera_models=models,
+            T_world_from_camera=_scale_translation(T_mm, 1.0 / MM_PER_M),
+            headset_tracked=tracked,
+            frames=frames,
+            camera_angles_deg=tuple(angles),
+            hand_model=hand_model,
+            gt=HandTrajectory(joint_angles, _scale_translation(wrists_mm, 1.0 / MM_PER_M), confidence),
+            pinch=pinch,
+            source=labels_path,
+        )
+    except BaseException:
+        frames.close()
+        raise
+
+
+def read_pinch_labels(path: str | Path, num_frames: int) -> PinchLabels:
+    """Read a pinch side file (format in the module docstring) for a recording of ``num_frames``."""
+    doc = read_json(path)
+    fmt = require(doc, "format", path)
+    if fmt != PINCH_FORMAT:
+        raise FormatError(path, "format", f"expected {PINCH_FORMAT!r}, got {fmt!r}")
+    version = require(doc, "version", path)
+    if version != PINCH_VERSION:
+        raise FormatError(path, "version", f"unsupported version {version!r} (this reader knows {PINCH_VERSION})")
+    stored = int(array_field(doc, "num_frames", (), path, dtype=np.int64))
+    if stored != num_frames:
+        raise FormatError(path, "num_frames", f"labels {stored} frames, the recording has {num_frames}")
+    events = {}
+    for hand, name in enumerate(HAND_NAMES):
+        stored_intervals = require(doc, name, path)
+        if not isinstance(stored_intervals, list):
+            raise FormatError(path, name, "expected a list of [start, end] pairs")
+        # An empty list has shape (0,), not (0, 2): only parse a non-empty one.
+        intervals = array_field(doc, name, (None, 2), path, dtype=np.int64) if stored_intervals else np.zeros((0, 2), np.int64)
+        if len(intervals) and ((intervals[:, 0] < 0) | (intervals[:, 1] <= intervals[:, 0]) | (intervals[:, 1] > num_frames)).any():
+            raise FormatError(path, name, f"intervals must satisfy 0 <= start < end <= {num_frames}")
+        if len(intervals) > 1 and (intervals[1:, 0] < intervals[:-1, 1]).any():
+            raise FormatError(path, name, "intervals must be sorted and non-overlapping")
+        events[hand] = [tuple(map(int, pair)) for pair in intervals]
+    return PinchLabels.from_events(events, num_frames)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def labels_document(recording: Recording) -> dict[str, Any]:
+    """The labels JSON document (mm) of ``recording`` (format in the module docstring).
+
+    Untracked frames are written as all-zero camera transforms; without GT every hand is written
+    absent (zero transforms, confidence 0); ``hand_model`` is omitted when the recording has none
+    (the released loader requires it).
+    """
+    n, v = recording.num_frames, recording.num_views
+    T = _scale_translation(recording.T_world_from_camera, MM_PER_M)
+    T[~recording.headset_tracked] = 0.0
+    gt = recording.gt
+    doc: dict[str, Any] = {
+        "cameras": [camera_model_to_umetrack_dict(m) for m in recording.camera_models],
+        "camera_angles": list(recording.camera_angles_deg),
+        "camera_to_world_transforms": T.tolist(),
+    }
+    if recording.hand_model is not None:
+        doc["hand_model"] = hand_model_to_dict(recording.hand_model)
+    doc["joint_angles"] = (gt.joint_angles if gt else np.zeros((n, NUM_HANDS, 22))).tolist()
+    doc["wrist_transforms"] = (_scale_translation(gt.T_world_from_wrist, MM_PER_M) if gt else np.zeros((n, NUM_HANDS, 4, 4))).tolist()
+    doc["hand_confidences"] = (gt.confidence if gt else np.zeros((n, NUM_HANDS))).tolist()
+    doc["timestamps_ns"] = [int(t) for t in recording.timestamps_ns]
+    doc["view_labels"] = list(recording.view_labels)
+    return doc
+
+
+def pinch_document(pinch: PinchLabels) -> dict[str, Any]:
+    """The pinch side-file document (format in the module docstring)."""
+    doc: dict[str, Any] = {"format": PINCH_FORMAT, "version": PINCH_VERSION, "num_frames": pinch.num_frames}
+    for hand, name in enumerate(HAND_NAMES):
+        doc[name] = [[e.start, e.end] for e in pinch.events(hand)]
+    return doc
+
+
+def _nominal_fps(timestamps_ns: np.ndarray) -> float:
+    """Frame rate from the median frame interval (30 for a single frame)."""
+    if len(timestamps_ns) < 2:
+        return RAW_FPS
+    return 1e9 / float(np.median(np.diff(timestamps_ns)))
+
+
+def write_umetrack_raw(
+    recording: Recording,
+    out: str | Path,
+    *,
+    crf: int = DEFAULT_CRF,
+    keyframe_interval: int = DEFAULT_KEYFRAME_INTERVAL,
+    preset: str = DEFAULT_PRESET,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``recording`` as UmeTrack raw data; returns (video path, labels path).
+
+    Args:
+        out: an existing folder (files named after ``recording.name``) or a path stem
+            (``.../recording_00``; a ``.mp4``/``.json`` suffix is stripped).
+        crf, keyframe_interval, preset: video settings (``umetrack.recording.video``).
+        progress: optional callable receiving the number of frames encoded so far.
+
+    Both files are first written completely under temporary names in the target folder, then
+    renamed over the final names (video first, then labels; each rename is atomic). The pinch side
+    file is written when ``recording.pinch`` is set and a stale one is removed otherwise.
+    Existing files are left untouched if anything fails before the renames.
+
+    Raises:
+        ImagesUnavailableError: the recording has no images.
+        InvalidCameraError: a camera kind the format cannot store (only pinhole and fisheye62).
+        ValueError: views of unequal heights.
+    """
+    if not recording.has_images:
+        raise ImagesUnavailableError(f"{recording.name}: no images to write a video from")
+    out = Path(out)
+    stem = out / recording.name if out.is_dir() else out
+    video_path, labels_path, pinch_path = raw_paths(stem)
+    labels = labels_document(recording)  # before encoding: an unstorable camera fails fast
+    folder = video_path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    temporaries = []
+    try:
+        video_tmp = new_temporary_sibling(video_path)
+        temporaries.append(video_tmp)
+        write_video(
+            video_tmp,
+            (recording.images(i) for i in range(recording.num_frames)),
+            _nominal_fps(recording.timestamps_ns),
+            crf=crf,
+            keyframe_interval=keyframe_interval,
+            preset=preset,
+            progress=progress,
+        )
+        labels_tmp = new_temporary_sibling(labels_path)
+        temporaries.append(labels_tmp)
+        atomic_write_json(labels_tmp, labels, indent=None)
+        os.replace(video_tmp, video_path)
+        os.replace(labels_tmp, labels_path)
+    finally:
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
+    if recording.pinch is not None:
+        atomic_write_json(pinch_path, pinch_document(recording.pinch))
+    else:
+        pinch_path.unlink(missing_ok=True)
+    return video_path, labels_path
+
+
+__all__ = [
+    "RAW_FPS",
+    "labels_document",
+    "pinch_document",
+    "raw_paths",
+    "read_pinch_labels",
+    "read_umetrack_raw",
+    "write_umetrack_raw",
+]
