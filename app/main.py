@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="umetrack-studio", description="UmeTrack Studio: inspect hand tracking")
+    parser.add_argument("recording", nargs="?", help="recording to open (UmeTrack raw .mp4/.json, challenge .tar, HOT3D folder); default: the bundled sample")
     parser.add_argument("--hand-model", help="hand model JSON (UmeTrack layout, mm); default: the bundled one")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the main window and exit")
     args = parser.parse_args(argv)
@@ -19,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     qt_app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
 
     from app.main_window import MainWindow
-    from app.session import Session
+    from app.session import SAMPLE_RECORDING, Session
     from umetrack.errors import UmeTrackError
 
     try:
@@ -27,8 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     except UmeTrackError as exc:
         print(f"umetrack-studio: {exc}", file=sys.stderr)
         return 2
-    window = MainWindow(session)
+    # Screenshots use a fresh layout, not the user's saved one, so they are reproducible.
+    settings = QtCore.QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QtCore.QSettings.Format.IniFormat) if args.screenshot else None
+    window = MainWindow(session, settings)
     window.show()
+    recording = args.recording or (SAMPLE_RECORDING if SAMPLE_RECORDING.exists() else None)
+    if recording is not None:
+        window.open_recording(recording)
     if args.screenshot:
         def grab() -> None:
             window.grab().save(args.screenshot)

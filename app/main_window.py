@@ -8,6 +8,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.panels.hand_pose import HandPosePanel
 from app.panels.scene3d import Scene3DPanel
+from app.panels.transport import TransportPanel
+from app.panels.views_grid import ViewsGridPanel
 from app.session import Session
 from umetrack.errors import UmeTrackError
 
@@ -22,13 +24,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(APPLICATION)
         self.resize(1280, 800)
 
+        self.views = ViewsGridPanel(session)
+        self.setCentralWidget(self.views)
+        right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
         self.scene3d = Scene3DPanel(session)
-        self.setCentralWidget(self.scene3d)
+        self.scene3d_dock = self._dock("3D", "scene3d_dock", self.scene3d, right)
         self.hand_pose = HandPosePanel(session)
-        self.hand_pose_dock = self._dock("Hand pose", "hand_pose_dock", self.hand_pose, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.hand_pose_dock = self._dock("Hand pose", "hand_pose_dock", self.hand_pose, right)
+        self.tabifyDockWidget(self.scene3d_dock, self.hand_pose_dock)
+        self.scene3d_dock.raise_()
+        self.transport = TransportPanel(session)
+        self.transport_dock = self._dock("Transport", "transport_dock", self.transport, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.transport.install_shortcuts(self)
 
         self._build_menus()
-        self.statusBar().showMessage(f"Hand model: {session.hand_model_path}")
+        session.recording_changed.connect(self._on_recording_changed)
+        self._on_recording_changed(session.recording)
         self._restore_layout()
 
     def _dock(self, title: str, name: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
@@ -40,8 +51,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.open_recording_action = file_menu.addAction("&Open recording…", self.open_recording_dialog)
+        self.open_recording_action.setShortcut(QtGui.QKeySequence.StandardKey.Open)
         self.open_model_action = file_menu.addAction("Open &hand model…", self.open_hand_model_dialog)
-        self.open_model_action.setShortcut(QtGui.QKeySequence.StandardKey.Open)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", self.close)
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
@@ -59,12 +71,46 @@ class MainWindow(QtWidgets.QMainWindow):
         view_menu.addSeparator()
         reset = view_menu.addAction("&Reset 3D view", self.scene3d.reset_view)
         reset.setShortcut(QtGui.QKeySequence("R"))
-        view_menu.addAction(self.hand_pose_dock.toggleViewAction())
+        for dock in (self.scene3d_dock, self.hand_pose_dock, self.transport_dock):
+            view_menu.addAction(dock.toggleViewAction())
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:
         action = self.layer_actions[name]
         with QtCore.QSignalBlocker(action):
             action.setChecked(visible)
+
+    def open_recording_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self,
+            "Open recording",
+            str(self.session.recording_path.parent) if self.session.recording_path else "",
+            "Recordings (*.mp4 *.json *.tar metadata.json);;All files (*)",
+        )
+        if path:
+            # A HOT3D recording is a folder: picking its metadata.json opens the folder.
+            chosen = Path(path)
+            self.open_recording(chosen.parent if chosen.name == "metadata.json" else chosen)
+
+    def open_recording(self, path: str | Path) -> bool:
+        """Open a recording in any supported format; on failure show why and keep the current one."""
+        try:
+            self.session.open_recording(path)
+        except UmeTrackError as exc:
+            QtWidgets.QMessageBox.warning(self, "Cannot open recording", str(exc))
+            self.statusBar().showMessage(f"Not opened: {Path(path).name}")
+            return False
+        return True
+
+    def _on_recording_changed(self, recording) -> None:
+        if recording is None:
+            self.setWindowTitle(APPLICATION)
+            self.statusBar().showMessage(f"No recording open. Hand model: {self.session.hand_model_path}")
+            return
+        self.setWindowTitle(f"{recording.name} — {APPLICATION}")
+        gt = "with ground truth" if recording.gt is not None else "no ground truth"
+        self.statusBar().showMessage(
+            f"{self.session.recording_path}: {recording.num_frames} frames, {recording.num_views} views, {gt}"
+        )
 
     def open_hand_model_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open hand model", "", "Hand model JSON (*.json)")
@@ -91,6 +137,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.transport.pause()
+        self.views.shutdown()
         self.settings.setValue("main_window/geometry", self.saveGeometry())
         self.settings.setValue("main_window/state", self.saveState())
         super().closeEvent(event)

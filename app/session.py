@@ -1,8 +1,9 @@
-"""The Qt-free session model every panel observes: what is open, the posed hands, visible layers.
+"""The Qt-free session model every panel observes: the open recording, one playhead, one selection,
+visible layers, the hand model and the hand poses on display.
 
-Panels never talk to each other; they change the session and react to its events. The model grows
-with the player (recording, tracking results, playhead, selection) in later work; today it holds
-the hand model being inspected, one pose per hand and the layer toggles of the 3D view.
+Panels never talk to each other; they change the session and react to its events. Events fire
+synchronously on the thread that changed the model, which is always the GUI thread (workers
+hand their results back through Qt signals before anything here is touched).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from app.events import Event
 from umetrack.hand.io import load_hand_model
 from umetrack.hand.model import NUM_JOINTS, HandModel
 from umetrack.hand.pose import HandPose
+from umetrack.recording import Recording, open_recording
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 DEFAULT_HAND_MODEL = RESOURCES / "hand_model.json"
+SAMPLE_RECORDING = RESOURCES / "sample" / "recording_00.mp4"
 
 
 def _default_pose(model: HandModel, hand_index: int) -> HandPose:
@@ -44,45 +47,80 @@ class Session:
     """Observable state of one Studio window.
 
     Events:
+        recording_changed(recording | None): a recording was opened or closed.
+        playhead_changed(frame): the current frame changed.
+        selection_changed(hand | None): the selected hand changed.
         hand_model_changed(model): a new hand model was loaded.
-        pose_changed(hand_index): a hand's pose changed.
-        layer_toggled(name, visible): a 3D layer was shown or hidden.
+        pose_changed(hand_index): a displayed hand pose changed (manual edit or new frame).
+        layer_toggled(name, visible): a layer was shown or hidden.
     """
 
-    LAYERS = ("mesh", "skeleton", "floor")
+    LAYERS = ("mesh", "skeleton", "floor", "cameras")
 
     def __init__(self, hand_model_path: str | Path | None = None):
         """Raises FormatError for a bad hand model file (the caller decides how to report it)."""
+        self.recording_changed = Event("recording_changed")
+        self.playhead_changed = Event("playhead_changed")
+        self.selection_changed = Event("selection_changed")
         self.hand_model_changed = Event("hand_model_changed")
         self.pose_changed = Event("pose_changed")
         self.layer_toggled = Event("layer_toggled")
         self.hand_model_path = Path(hand_model_path or DEFAULT_HAND_MODEL)
         self.hand_model: HandModel = load_hand_model(self.hand_model_path)
-        self.poses: dict[int, HandPose] = {h: _default_pose(self.hand_model, h) for h in (0, 1)}
+        self.recording: Recording | None = None
+        self.recording_path: Path | None = None
+        self.playhead = 0
+        self.selected_hand: int | None = None
+        self._manual_poses: dict[int, HandPose] = {h: _default_pose(self.hand_model, h) for h in (0, 1)}
         self.visible_layers: dict[str, bool] = {name: True for name in self.LAYERS}
 
-    def load_hand_model(self, path: str | Path) -> None:
-        """Replace the hand model (raises FormatError and keeps the current one on a bad file)."""
-        self.hand_model = load_hand_model(path)
-        self.hand_model_path = Path(path)
-        self.hand_model_changed.emit(self.hand_model)
-        for hand in self.poses:
-            self.pose_changed.emit(hand)
+    # -- recording and playhead ------------------------------------------------------------------
 
-    def set_joint_angle(self, hand_index: int, joint: int, radians: float) -> None:
-        if not 0 <= joint < NUM_JOINTS:
-            raise IndexError(f"joint {joint} out of range 0..{NUM_JOINTS - 1}")
-        pose = self.poses[hand_index]
-        if float(pose.joint_angles[joint]) == radians:
+    def open_recording(self, path: str | Path) -> Recording:
+        """Open any supported recording; on a bad file raise (FormatError) and keep the current one."""
+        recording = open_recording(path)
+        self.set_recording(recording, Path(path))
+        return recording
+
+    def set_recording(self, recording: Recording | None, path: Path | None = None) -> None:
+        previous = self.recording
+        self.recording = recording
+        self.recording_path = path
+        if recording is not None and recording.hand_model is not None:
+            self.hand_model = recording.hand_model
+            self.hand_model_changed.emit(self.hand_model)
+        self.playhead = 0
+        self.recording_changed.emit(recording)
+        self.playhead_changed.emit(self.playhead)
+        self._emit_all_poses()
+        if previous is not None and previous is not recording:
+            previous.close()
+
+    @property
+    def num_frames(self) -> int:
+        return self.recording.num_frames if self.recording is not None else 0
+
+    def seek(self, frame: int) -> None:
+        """Move the playhead (clamped to the recording)."""
+        if self.recording is None:
             return
-        angles = pose.joint_angles.clone()
-        angles[joint] = radians
-        self.poses[hand_index] = replace(pose, joint_angles=angles)
-        self.pose_changed.emit(hand_index)
+        frame = max(0, min(int(frame), self.num_frames - 1))
+        if frame != self.playhead:
+            self.playhead = frame
+            self.playhead_changed.emit(frame)
+            self._emit_all_poses()
 
-    def set_pose(self, pose: HandPose) -> None:
-        self.poses[pose.hand_index] = pose.validated(f"{('left', 'right')[pose.hand_index]} hand")
-        self.pose_changed.emit(pose.hand_index)
+    def step(self, delta: int) -> None:
+        self.seek(self.playhead + delta)
+
+    # -- selection and layers --------------------------------------------------------------------
+
+    def select_hand(self, hand: int | None) -> None:
+        if hand not in (None, 0, 1):
+            raise ValueError(f"hand must be 0, 1 or None, got {hand!r}")
+        if hand != self.selected_hand:
+            self.selected_hand = hand
+            self.selection_changed.emit(hand)
 
     def set_layer_visible(self, name: str, visible: bool) -> None:
         if name not in self.visible_layers:
@@ -90,3 +128,48 @@ class Session:
         if self.visible_layers[name] != visible:
             self.visible_layers[name] = visible
             self.layer_toggled.emit(name, visible)
+
+    # -- hand model and poses --------------------------------------------------------------------
+
+    def load_hand_model(self, path: str | Path) -> None:
+        """Replace the hand model (raises FormatError and keeps the current one on a bad file)."""
+        self.hand_model = load_hand_model(path)
+        self.hand_model_path = Path(path)
+        self.hand_model_changed.emit(self.hand_model)
+        self._emit_all_poses()
+
+    @property
+    def follows_recording(self) -> bool:
+        """Poses come from the recording's ground truth at the playhead (else they are edited by hand)."""
+        return self.recording is not None and self.recording.gt is not None
+
+    def displayed_pose(self, hand: int) -> HandPose | None:
+        """The pose shown for a hand: GT at the playhead for a recording with GT (None where the hand
+        is absent), otherwise the hand-edited pose."""
+        if self.follows_recording:
+            return self.recording.gt.pose(self.playhead, hand)
+        return self._manual_poses[hand]
+
+    def set_joint_angle(self, hand_index: int, joint: int, radians: float) -> None:
+        """Edit a joint of the hand-posed model (only when no recording drives the poses)."""
+        if self.follows_recording:
+            raise RuntimeError("poses follow the open recording's ground truth; close it to pose hands by hand")
+        if not 0 <= joint < NUM_JOINTS:
+            raise IndexError(f"joint {joint} out of range 0..{NUM_JOINTS - 1}")
+        pose = self._manual_poses[hand_index]
+        if float(pose.joint_angles[joint]) == radians:
+            return
+        angles = pose.joint_angles.clone()
+        angles[joint] = radians
+        self._manual_poses[hand_index] = replace(pose, joint_angles=angles)
+        self.pose_changed.emit(hand_index)
+
+    def set_pose(self, pose: HandPose) -> None:
+        if self.follows_recording:
+            raise RuntimeError("poses follow the open recording's ground truth")
+        self._manual_poses[pose.hand_index] = pose.validated(f"{('left', 'right')[pose.hand_index]} hand")
+        self.pose_changed.emit(pose.hand_index)
+
+    def _emit_all_poses(self) -> None:
+        for hand in (0, 1):
+            self.pose_changed.emit(hand)

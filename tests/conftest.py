@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import numpy as np
+import torch
+
+from umetrack.camera.models import CameraModel
+from umetrack.geometry import make_transform, quaternion_wxyz_to_matrix
+from umetrack.recording import ArrayFrameSource, HandTrajectory, PinchLabels, Recording
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -34,3 +40,68 @@ def hand_model():
     from umetrack.hand.io import load_hand_model
 
     return load_hand_model(REPO_ROOT / "resources" / "hand_model.json")
+
+
+# -- a small recording with known poses and images, for the recording and app tests --
+
+NUM_FRAMES, WIDTH, HEIGHT = 20, 160, 120
+UNTRACKED_FRAME = 5
+
+
+def random_rigid(rng: np.random.Generator, shape: tuple[int, ...], spread_m: float = 0.5) -> np.ndarray:
+    """(*shape, 4, 4) random proper rigid transforms, metres."""
+    q = torch.as_tensor(rng.normal(size=(*shape, 4)))
+    t = torch.as_tensor(rng.uniform(-spread_m, spread_m, size=(*shape, 3)))
+    return make_transform(quaternion_wxyz_to_matrix(q), t).numpy()
+
+
+def moving_pattern(num_frames: int, num_views: int, height: int, width: int) -> np.ndarray:
+    """uint8 (N, V, H, W): smooth stripes drifting with time plus a bright moving disc per view."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.empty((num_frames, num_views, height, width), dtype=np.uint8)
+    for i in range(num_frames):
+        for v in range(num_views):
+            image = 110 + 70 * np.sin((xx + 4 * i + 31 * v) / 9.0) * np.cos((yy - 2 * i) / 13.0)
+            cx, cy = (20 + 6 * i + 15 * v) % width, (30 + 3 * i) % height
+            image[(xx - cx) ** 2 + (yy - cy) ** 2 < 12**2] = 245
+            out[i, v] = np.clip(image, 0, 255).astype(np.uint8)
+    return out
+
+
+@pytest.fixture
+def make_recording(hand_model):
+    """Factory: a 2-view fisheye62 recording, 20 frames, frame 5 untracked, right hand absent in
+    frames 0-2, pinch labels on both hands, images a moving pattern (in memory)."""
+
+    def make(num_frames: int = NUM_FRAMES, num_views: int = 2, width: int = WIDTH, height: int = HEIGHT, name: str = "recording_00", seed: int = 0):
+        rng = np.random.default_rng(seed)
+        model = CameraModel("fisheye62", width, height, 0.5 * width, 0.5 * width, (width - 1) / 2 + 0.3, (height - 1) / 2 - 0.2,
+                            (0.21, -0.03, 0.004, -0.0002, 0.0007, -0.0004, 0.00001, -0.000002))  # fmt: skip
+        T_cam = random_rigid(rng, (num_frames, num_views))
+        tracked = np.ones(num_frames, dtype=bool)
+        tracked[min(UNTRACKED_FRAME, num_frames - 1)] = False
+        T_cam[~tracked] = 0.0  # how UmeTrack raw data marks an untracked headset
+        confidence = np.ones((num_frames, 2))
+        confidence[:3, 1] = 0.0
+        wrists = random_rigid(rng, (num_frames, 2))
+        wrists[confidence <= 0] = 0.0
+        angles = rng.uniform(-0.3, 1.2, size=(num_frames, 2, 22))
+        angles[..., 20:] = 0.0
+        pinch = np.zeros((num_frames, 2), dtype=bool)
+        pinch[4:9, 0] = True
+        pinch[12:15, 1] = pinch[17:, 1] = True
+        return Recording(
+            name=name,
+            timestamps_ns=1_000_000 + np.arange(num_frames, dtype=np.int64) * 33_333_333,
+            view_labels=tuple(f"cam{v}" for v in range(num_views)),
+            camera_models=(model,) * num_views,
+            T_world_from_camera=T_cam,
+            headset_tracked=tracked,
+            frames=ArrayFrameSource.from_stack(moving_pattern(num_frames, num_views, height, width)),
+            camera_angles_deg=tuple(90.0 * v for v in range(num_views)),
+            hand_model=hand_model,
+            gt=HandTrajectory(angles, wrists, confidence),
+            pinch=PinchLabels(pinch),
+        )
+
+    return make

@@ -1,4 +1,8 @@
-"""Hand pose panel: one slider per finger DOF of the selected hand, within the model's joint limits."""
+"""Hand pose panel: one slider per finger DOF of the chosen hand, within the model's joint limits.
+
+With a recording that has ground truth, the sliders show the GT angles at the playhead (read-only);
+without one they pose the hand model by hand.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ class HandPosePanel(QtWidgets.QWidget):
 
         session.pose_changed.connect(self._on_pose_changed)
         session.hand_model_changed.connect(lambda _m: self._sync_from_session())
+        session.recording_changed.connect(lambda _r: self._sync_from_session())
         self._sync_from_session()
 
     @property
@@ -58,13 +63,18 @@ class HandPosePanel(QtWidgets.QWidget):
 
     def _sync_from_session(self) -> None:
         limits = self.session.hand_model.joint_limits
-        angles = self.session.poses[self.hand].joint_angles
+        pose = self.session.displayed_pose(self.hand)
+        editable = not self.session.follows_recording
+        self.reset_button.setEnabled(editable)
         for joint, slider in enumerate(self.sliders):
             lo, hi = (math.degrees(float(v)) * SLIDER_STEPS_PER_DEGREE for v in limits[joint])
+            slider.setEnabled(editable and pose is not None)
             with QtCore.QSignalBlocker(slider):
                 slider.setRange(math.floor(lo), math.ceil(hi))
-                slider.setValue(round(math.degrees(float(angles[joint])) * SLIDER_STEPS_PER_DEGREE))
-            self.value_labels[joint].setText(f"{math.degrees(float(angles[joint])):6.1f}°")
+                if pose is not None:
+                    slider.setValue(round(math.degrees(float(pose.joint_angles[joint])) * SLIDER_STEPS_PER_DEGREE))
+            text = f"{math.degrees(float(pose.joint_angles[joint])):6.1f}°" if pose is not None else "—"
+            self.value_labels[joint].setText(text)
 
     def _on_pose_changed(self, hand: int) -> None:
         if hand == self.hand:

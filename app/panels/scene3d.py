@@ -70,6 +70,24 @@ def floor_grid_segments(height: float, half_size: float = 1.0, step: float = 0.1
     return np.asarray(segments, dtype=np.float32)
 
 
+def frustum_segments(camera, depth_m: float = 0.06) -> np.ndarray:
+    """(16, 3) line-segment endpoints of a camera's image-corner pyramid, world metres."""
+    model = camera.model
+    corners = torch.tensor([[0.0, 0.0], [model.width - 1.0, 0.0], [model.width - 1.0, model.height - 1.0], [0.0, model.height - 1.0]], dtype=torch.float64)
+    rays, valid = model.unproject(corners)
+    # Fisheye corners can lie beyond the lens' usable angle; fall back to a 120-degree pyramid there.
+    fallback = torch.tensor([[-1.0, -0.75, 0.6], [1.0, -0.75, 0.6], [1.0, 0.75, 0.6], [-1.0, 0.75, 0.6]], dtype=torch.float64)
+    rays = torch.where(valid[:, None], rays, fallback / fallback.norm(dim=1, keepdim=True))
+    tips = rays / rays[:, 2:3].clamp_min(0.2) * depth_m
+    T = camera.T_world_from_camera
+    world = (tips @ T[:3, :3].T + T[:3, 3]).numpy()
+    origin = T[:3, 3].numpy()
+    segments = []
+    for i in range(4):
+        segments += [origin, world[i], world[i], world[(i + 1) % 4]]
+    return np.asarray(segments, dtype=np.float32)
+
+
 class Scene3DPanel(QtWidgets.QWidget):
     """Observes the session's poses, hand model and layer toggles."""
 
@@ -96,9 +114,13 @@ class Scene3DPanel(QtWidgets.QWidget):
             self.skeletons[hand].set_gl_state(depth_test=False)
             self.skeletons[hand].order = 10
 
+        self.cameras_visual = scene.visuals.Line(connect="segments", color=(0.85, 0.85, 0.4, 1.0), parent=self.view.scene)
+
         session.pose_changed.connect(self._on_pose_changed)
         session.hand_model_changed.connect(self._on_hand_model_changed)
         session.layer_toggled.connect(self._on_layer_toggled)
+        session.recording_changed.connect(self._on_recording_changed)
+        session.playhead_changed.connect(self._on_playhead_changed)
         for hand in self.meshes:
             self._on_pose_changed(hand)
         for name, visible in session.visible_layers.items():
@@ -112,10 +134,12 @@ class Scene3DPanel(QtWidgets.QWidget):
             up="+y", fov=40.0, distance=0.9, elevation=15.0, azimuth=-90.0, center=(0.0, -0.02, 0.4)
         )
 
-    def posed_geometry(self, hand: int) -> tuple[np.ndarray, np.ndarray]:
-        """(V, 3) skinned vertices and (21, 3) landmarks of a hand, metres, world."""
+    def posed_geometry(self, hand: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(V, 3) skinned vertices and (21, 3) landmarks of a displayed hand (metres, world), or None."""
         model = self.session.hand_model
-        pose = self.session.poses[hand]
+        pose = self.session.displayed_pose(hand)
+        if pose is None:
+            return None
         with torch.no_grad():
             angles = pose.joint_angles.to(model.dtype)
             wrist = pose.T_world_from_wrist.to(model.dtype)
@@ -124,16 +148,59 @@ class Scene3DPanel(QtWidgets.QWidget):
         return vertices, landmarks
 
     def _on_pose_changed(self, hand: int) -> None:
-        vertices, landmarks = self.posed_geometry(hand)
+        geometry = self.posed_geometry(hand)
+        present = geometry is not None
+        self.meshes[hand].visual.visible = present and self.session.visible_layers["mesh"]
+        self.skeletons[hand].visible = present and self.session.visible_layers["skeleton"]
+        if not present:
+            self.canvas.update()
+            return
+        vertices, landmarks = geometry
         self.meshes[hand].set_vertices(vertices)
         self.skeletons[hand].set_data(pos=landmarks[self._bones].reshape(-1, 3).astype(np.float32), connect="segments")
 
     def _on_hand_model_changed(self, _model) -> None:
         for hand, mesh in self.meshes.items():
             mesh.set_faces(self._faces(hand))
+            self._on_pose_changed(hand)
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:
-        targets = {"mesh": [m.visual for m in self.meshes.values()], "skeleton": list(self.skeletons.values()), "floor": [self.floor]}
-        for visual in targets[name]:
-            visual.visible = visible
+        if name in ("mesh", "skeleton"):
+            for hand in self.meshes:
+                self._on_pose_changed(hand)
+            return
+        {"floor": self.floor, "cameras": self.cameras_visual}[name].visible = visible
+        self.canvas.update()
+
+    def _on_recording_changed(self, recording) -> None:
+        """Frame the scene around the headset of the first tracked frame, floor 1 m below it."""
+        self.reset_view()
+        cameras = self._first_tracked_cameras(recording)
+        if cameras is None:
+            self.floor.set_data(pos=floor_grid_segments(FLOOR_HEIGHT_M))
+            return
+        head = np.mean([c.T_world_from_camera[:3, 3].numpy() for c in cameras], axis=0)
+        forward = np.mean([c.T_world_from_camera[:3, 2].numpy() for c in cameras], axis=0)
+        target = head + 0.35 * forward / max(np.linalg.norm(forward), 1e-9)
+        self.view.camera.center = tuple(float(v) for v in target)
+        grid = floor_grid_segments(float(head[1]) - 1.0, half_size=1.5)
+        grid[:, [0, 2]] += head[[0, 2]].astype(np.float32)
+        self.floor.set_data(pos=grid)
+        self._on_playhead_changed(self.session.playhead)
+
+    @staticmethod
+    def _first_tracked_cameras(recording):
+        if recording is None:
+            return None
+        tracked = np.flatnonzero(recording.headset_tracked)
+        return recording.cameras(int(tracked[0])) if len(tracked) else None
+
+    def _on_playhead_changed(self, frame: int) -> None:
+        recording = self.session.recording
+        cameras = recording.cameras(frame) if recording is not None else None
+        if cameras is None:
+            self.cameras_visual.set_data(pos=np.zeros((0, 3), np.float32))
+        else:
+            self.cameras_visual.set_data(pos=np.concatenate([frustum_segments(c) for c in cameras]), connect="segments")
+        self.cameras_visual.visible = cameras is not None and self.session.visible_layers["cameras"]
         self.canvas.update()

@@ -1,5 +1,18 @@
+import warnings
+
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
+
+
+def activate(window) -> None:
+    """Make ``window`` the active window so its keyboard shortcuts fire. Xvfb runs no window
+    manager, so a plain activateWindow() request is never granted there; Qt's (deprecated)
+    direct setter does what a window manager would."""
+    window.activateWindow()
+    if QtWidgets.QApplication.activeWindow() is not window:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            QtWidgets.QApplication.setActiveWindow(window)
 
 
 @pytest.fixture
@@ -20,4 +33,5 @@ def main_window(qtbot, settings):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    activate(window)
     return window

@@ -17,7 +17,7 @@ def test_slider_poses_the_hand_in_3d(main_window, qtbot):
     slider = panel.sliders[6]  # index PIP
     before, _ = main_window.scene3d.posed_geometry(0)
     slider.setValue(slider.maximum())
-    angle = float(main_window.session.poses[0].joint_angles[6])
+    angle = float(main_window.session.displayed_pose(0).joint_angles[6])
     assert angle == pytest.approx(float(main_window.session.hand_model.joint_limits[6, 1]), abs=1e-3)
     assert panel.value_labels[6].text().strip().endswith("°")
     after, landmarks = main_window.scene3d.posed_geometry(0)
@@ -34,7 +34,7 @@ def test_neutral_button_restores_limits_midpoint(main_window, qtbot):
     panel.sliders[9].setValue(panel.sliders[9].minimum())
     qtbot.mouseClick(panel.reset_button, QtCore.Qt.MouseButton.LeftButton)
     neutral = main_window.session.hand_model.neutral_angles
-    np.testing.assert_allclose(main_window.session.poses[1].joint_angles[:20].numpy(), neutral[:20].numpy(), atol=1e-6)
+    np.testing.assert_allclose(main_window.session.displayed_pose(1).joint_angles[:20].numpy(), neutral[:20].numpy(), atol=1e-6)
 
 
 def test_layer_shortcut_hides_skeleton(main_window, qtbot):

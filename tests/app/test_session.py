@@ -13,7 +13,7 @@ def test_session_emits_pose_changes_and_layers():
     session.pose_changed.connect(seen.append)
     session.set_joint_angle(1, 6, 0.9)
     assert seen == [1]
-    assert float(session.poses[1].joint_angles[6]) == pytest.approx(0.9)
+    assert float(session.displayed_pose(1).joint_angles[6]) == pytest.approx(0.9)
     session.set_joint_angle(1, 6, 0.9)  # no change, no event
     assert seen == [1]
     toggles = []
@@ -36,7 +36,7 @@ def test_bad_hand_model_keeps_current(tmp_path):
 
 def test_invalid_pose_rejected():
     session = Session()
-    pose = session.poses[0]
+    pose = session.displayed_pose(0)
     from dataclasses import replace
 
     with pytest.raises(InvalidPoseError):

@@ -16,7 +16,7 @@ from umetrack.geometry import matrix_to_quaternion_wxyz
 from umetrack.hand.io import hand_model_to_dict
 from umetrack.recording import open_recording, read_challenge_tar
 
-from .conftest import moving_pattern, random_rigid
+from ..conftest import moving_pattern, random_rigid
 
 STREAMS = ("1201-2", "1201-1")  # deliberately unsorted in the JSON; views come out sorted
 WIDTH, HEIGHT, FRAMES = 128, 96, 3

@@ -13,7 +13,7 @@ from umetrack.hand.pose import HandPose
 from umetrack.metrics import PinchEvent
 from umetrack.recording import ArrayFrameSource, HandTrajectory, NoFrameSource, PinchLabels
 
-from .conftest import UNTRACKED_FRAME
+from ..conftest import UNTRACKED_FRAME
 
 
 def test_accessors(make_recording):

@@ -10,7 +10,7 @@ import pytest
 
 from umetrack.recording import VideoFrameSource
 
-from .conftest import moving_pattern
+from ..conftest import moving_pattern
 
 N, H, W = 50, 96, 128
 

@@ -1,0 +1,176 @@
+"""Transport: play/pause, step, shuttle (J/K/L), speed, frame entry and a scrub bar.
+
+Playback advances the session's playhead on a timer at the recording's frame rate times the
+speed; decoding coalesces behind it, so a slow decoder drops frames instead of lagging.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.session import Session
+
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
+SHUTTLE_SPEEDS = (1.0, 2.0, 4.0, 8.0)
+DEFAULT_FPS = 30.0
+
+
+class TransportPanel(QtWidgets.QWidget):
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("transport")
+        self.session = session
+        self.direction = 0  # -1 reverse, 0 paused, +1 forward
+        self.speed = 1.0
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self._elapsed = QtCore.QElapsedTimer()
+        self._start_frame = 0
+
+        style = self.style()
+        self.play_button = QtWidgets.QToolButton()
+        self.play_button.setIcon(style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay))
+        self.play_button.setToolTip("Play / pause (Space)")
+        self.play_button.clicked.connect(self.toggle_play)
+        self.back_button = QtWidgets.QToolButton()
+        self.back_button.setIcon(style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaSeekBackward))
+        self.back_button.setToolTip("Previous frame (Left, Shift+Left: 10)")
+        self.back_button.clicked.connect(lambda: self.step(-1))
+        self.forward_button = QtWidgets.QToolButton()
+        self.forward_button.setIcon(style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaSeekForward))
+        self.forward_button.setToolTip("Next frame (Right, Shift+Right: 10)")
+        self.forward_button.clicked.connect(lambda: self.step(1))
+        self.scrub = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.scrub.setObjectName("scrub")
+        self.scrub.valueChanged.connect(self.session.seek)
+        self.frame_box = QtWidgets.QSpinBox()
+        self.frame_box.setObjectName("frame_box")
+        self.frame_box.setKeyboardTracking(False)
+        self.frame_box.valueChanged.connect(self.session.seek)
+        self.total_label = QtWidgets.QLabel("/ 0")
+        self.time_label = QtWidgets.QLabel("0.00 s")
+        self.speed_box = QtWidgets.QComboBox()
+        for speed in SPEEDS:
+            self.speed_box.addItem(f"{speed:g}x", speed)
+        self.speed_box.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed_box.currentIndexChanged.connect(lambda i: self.set_speed(SPEEDS[i]))
+
+        layout = QtWidgets.QHBoxLayout(self)
+        for widget in (self.back_button, self.play_button, self.forward_button):
+            layout.addWidget(widget)
+        layout.addWidget(self.scrub, 1)
+        layout.addWidget(self.frame_box)
+        layout.addWidget(self.total_label)
+        layout.addWidget(self.time_label)
+        layout.addWidget(self.speed_box)
+
+        session.recording_changed.connect(self._on_recording_changed)
+        session.playhead_changed.connect(self._on_playhead_changed)
+        self._on_recording_changed(session.recording)
+
+    def install_shortcuts(self, window: QtWidgets.QWidget) -> None:
+        """Window-wide keys: Space, Left/Right (+Shift), J/K/L shuttle, Home/End."""
+        bindings = {
+            "Space": self.toggle_play,
+            "Right": lambda: self.step(1),
+            "Left": lambda: self.step(-1),
+            "Shift+Right": lambda: self.step(10),
+            "Shift+Left": lambda: self.step(-10),
+            "L": lambda: self.shuttle(+1),
+            "J": lambda: self.shuttle(-1),
+            "K": self.pause,
+            "Home": lambda: self.session.seek(0),
+            "End": lambda: self.session.seek(self.session.num_frames - 1),
+        }
+        self.shortcuts = []
+        for key, slot in bindings.items():
+            shortcut = QtGui.QShortcut(QtGui.QKeySequence(key), window)
+            shortcut.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+            self.shortcuts.append(shortcut)
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def playing(self) -> bool:
+        return self.direction != 0
+
+    @property
+    def fps(self) -> float:
+        recording = self.session.recording
+        if recording is None or recording.num_frames < 2:
+            return DEFAULT_FPS
+        span = (recording.timestamps_ns[-1] - recording.timestamps_ns[0]) / 1e9
+        return (recording.num_frames - 1) / span if span > 0 else DEFAULT_FPS
+
+    def _on_recording_changed(self, recording) -> None:
+        self.pause()
+        frames = recording.num_frames if recording is not None else 0
+        for widget in (self.scrub, self.frame_box):
+            with QtCore.QSignalBlocker(widget):
+                widget.setRange(0, max(0, frames - 1))
+        self.total_label.setText(f"/ {max(0, frames - 1)}")
+        for widget in (self.scrub, self.frame_box, self.play_button, self.back_button, self.forward_button):
+            widget.setEnabled(frames > 0)
+        self._on_playhead_changed(self.session.playhead)
+
+    def _on_playhead_changed(self, frame: int) -> None:
+        for widget in (self.scrub, self.frame_box):
+            with QtCore.QSignalBlocker(widget):
+                widget.setValue(frame)
+        recording = self.session.recording
+        seconds = (recording.timestamps_ns[frame] - recording.timestamps_ns[0]) / 1e9 if recording is not None and recording.num_frames else 0.0
+        self.time_label.setText(f"{seconds:.2f} s")
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def step(self, delta: int) -> None:
+        self.pause()
+        self.session.step(delta)
+
+    def set_speed(self, speed: float) -> None:
+        self.speed = speed
+        if self.playing:
+            self._restart_clock()
+
+    def play(self, direction: int = 1) -> None:
+        if self.session.recording is None:
+            return
+        if direction > 0 and self.session.playhead >= self.session.num_frames - 1:
+            self.session.seek(0)  # play from the start again, like any player
+        self.direction = direction
+        self.play_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPause))
+        self._restart_clock()
+        self.timer.start(max(1, int(500 / (self.fps * self.speed))))
+
+    def pause(self) -> None:
+        self.direction = 0
+        self.timer.stop()
+        self.play_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay))
+
+    def toggle_play(self) -> None:
+        self.pause() if self.playing else self.play(1)
+
+    def shuttle(self, direction: int) -> None:
+        """J/L: start playing that way, or go faster (1x, 2x, 4x, 8x) when already doing so."""
+        if self.direction == direction:
+            faster = [s for s in SHUTTLE_SPEEDS if s > self.speed]
+            self.speed = faster[0] if faster else self.speed
+        else:
+            self.speed = 1.0
+        self.play(direction)
+
+    def _restart_clock(self) -> None:
+        self._elapsed.start()
+        self._start_frame = self.session.playhead
+
+    def _tick(self) -> None:
+        # Frame from wall-clock time, so playback keeps real time whatever the timer jitter.
+        advanced = int(self._elapsed.elapsed() / 1000.0 * self.fps * self.speed)
+        target = self._start_frame + self.direction * advanced
+        last = self.session.num_frames - 1
+        if target >= last or target <= 0:
+            self.session.seek(max(0, min(target, last)))
+            self.pause()
+            return
+        self.session.seek(target)

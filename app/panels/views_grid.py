@@ -1,0 +1,153 @@
+"""The synchronized camera views of the open recording, with ground-truth skeletons overlaid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6 import QtCore, QtWidgets
+
+from app.session import Session
+from app.workers import FrameLoader
+from umetrack.hand import fk
+from umetrack.hand.model import SKELETON_BONES
+
+HAND_PENS = {0: (90, 158, 242), 1: (250, 158, 77)}
+
+
+class ViewsGridPanel(QtWidgets.QWidget):
+    """One image per camera in a grid; decoding happens in a ``FrameLoader`` thread."""
+
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("views_grid")
+        self.session = session
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground((24, 26, 30))
+        self.message = QtWidgets.QLabel("Open a recording (File ▸ Open recording…) to see its camera views.")
+        self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.message)
+
+        self.view_boxes: list[pg.ViewBox] = []
+        self.image_items: list[pg.ImageItem] = []
+        self.skeleton_items: list[dict[int, pg.PlotCurveItem]] = []
+        self.landmark_items: list[dict[int, pg.ScatterPlotItem]] = []
+        self.title_items: list[pg.TextItem] = []
+        self.displayed_frame: int | None = None
+        self.overlay_pixels: dict[tuple[int, int], np.ndarray] = {}
+        """(view, hand) -> (21, 2) GT landmark pixels drawn at the playhead (NaN where not visible)."""
+
+        self.loader = FrameLoader(self)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_failed)
+        self.loader.start()
+
+        session.recording_changed.connect(self._on_recording_changed)
+        session.playhead_changed.connect(self._on_playhead_changed)
+        session.layer_toggled.connect(lambda name, visible: self._refresh_overlays())
+        session.hand_model_changed.connect(lambda _m: self._refresh_overlays())
+        self._on_recording_changed(session.recording)
+
+    def shutdown(self) -> None:
+        self.loader.stop()
+
+    # -- layout ----------------------------------------------------------------------------------
+
+    def _on_recording_changed(self, recording) -> None:
+        self.graphics.clear()
+        self.view_boxes.clear()
+        self.image_items.clear()
+        self.skeleton_items.clear()
+        self.landmark_items.clear()
+        self.title_items.clear()
+        self.displayed_frame = None
+        self.overlay_pixels.clear()
+        self.message.setVisible(recording is None or not recording.has_images)
+        if recording is None:
+            self.message.setText("Open a recording (File ▸ Open recording…) to see its camera views.")
+            return
+        if not recording.has_images:
+            self.message.setText("This recording has no images (ground truth and cameras only).")
+        columns = max(1, math.ceil(math.sqrt(recording.num_views)))
+        for view in range(recording.num_views):
+            box = self.graphics.addViewBox(row=view // columns, col=view % columns, lockAspect=True, invertY=True, enableMenu=False)
+            model = recording.camera_models[view]
+            image = pg.ImageItem(axisOrder="row-major")
+            image.setImage(np.zeros((model.height, model.width), np.uint8), levels=(0, 255))
+            box.addItem(image)
+            title = pg.TextItem(recording.view_labels[view] if view < len(recording.view_labels) else f"view {view}", color=(220, 220, 220), anchor=(0, 0))
+            title.setPos(4, 4)
+            box.addItem(title)
+            skeletons, landmarks = {}, {}
+            for hand, color in HAND_PENS.items():
+                skeletons[hand] = pg.PlotCurveItem(pen=pg.mkPen(color, width=2), connect="pairs")
+                landmarks[hand] = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(color), pen=None)
+                box.addItem(skeletons[hand])
+                box.addItem(landmarks[hand])
+            box.setRange(xRange=(0, model.width), yRange=(0, model.height), padding=0.01)
+            self.view_boxes.append(box)
+            self.image_items.append(image)
+            self.title_items.append(title)
+            self.skeleton_items.append(skeletons)
+            self.landmark_items.append(landmarks)
+        self._on_playhead_changed(self.session.playhead)
+
+    # -- frames ----------------------------------------------------------------------------------
+
+    def _on_playhead_changed(self, frame: int) -> None:
+        recording = self.session.recording
+        if recording is None:
+            return
+        if recording.has_images:
+            self.loader.request(recording, frame)
+        self._refresh_overlays()
+
+    def _on_loaded(self, recording, frame: int, images: list[np.ndarray]) -> None:
+        if recording is not self.session.recording:
+            return  # a late frame of a recording that has since been closed
+        for item, image in zip(self.image_items, images):
+            item.setImage(image, autoLevels=False, levels=(0, 255))
+        self.displayed_frame = frame
+
+    def _on_failed(self, recording, frame: int, message: str) -> None:
+        if recording is self.session.recording:
+            self.message.setText(f"Frame {frame} could not be decoded: {message}")
+            self.message.setVisible(True)
+
+    # -- overlays --------------------------------------------------------------------------------
+
+    def _refresh_overlays(self) -> None:
+        recording = self.session.recording
+        if recording is None or not self.view_boxes:
+            return
+        frame = self.session.playhead
+        cameras = recording.cameras(frame)
+        show = self.session.visible_layers["skeleton"]
+        self.overlay_pixels.clear()
+        for view in range(recording.num_views):
+            for hand in (0, 1):
+                pose = self.session.displayed_pose(hand)
+                curve, scatter = self.skeleton_items[view][hand], self.landmark_items[view][hand]
+                if not show or pose is None or cameras is None:
+                    curve.setData([], [])
+                    scatter.setData([], [])
+                    continue
+                with torch.no_grad():
+                    points = fk.landmarks(self.session.hand_model.to(torch.float64), pose.joint_angles, pose.T_world_from_wrist, hand)
+                    pixels, valid = cameras[view].project_world(points)
+                    in_front = cameras[view].world_to_eye(points)[..., 2] > 0
+                pixels = pixels.numpy().copy()
+                pixels[~(valid & in_front).numpy()] = np.nan
+                self.overlay_pixels[(view, hand)] = pixels
+                bones = np.asarray(SKELETON_BONES)
+                segments = pixels[bones].reshape(-1, 2)
+                keep = np.isfinite(segments).all(1).reshape(-1, 2).all(1).repeat(2)
+                curve.setData(segments[keep, 0], segments[keep, 1])
+                finite = np.isfinite(pixels).all(1)
+                scatter.setData(pixels[finite, 0], pixels[finite, 1])

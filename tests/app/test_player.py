@@ -1,0 +1,110 @@
+"""Open a recording and drive the player with the keyboard and the transport, as a user does."""
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtWidgets
+
+from umetrack.recording import write_umetrack_raw
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def raw_recording(make_recording, tmp_path):
+    recording = make_recording(num_frames=20, num_views=2, width=160, height=120)
+    video, _labels = write_umetrack_raw(recording, tmp_path / "recording_00")
+    return recording, video
+
+
+def _wait_for_frame(qtbot, window, frame):
+    qtbot.waitUntil(lambda: window.views.displayed_frame == frame, timeout=5000)
+
+
+def test_open_recording_shows_every_view_and_decoded_pixels(main_window, qtbot, raw_recording):
+    recording, video = raw_recording
+    assert main_window.open_recording(video)
+    assert len(main_window.views.image_items) == 2
+    assert main_window.transport.scrub.maximum() == 19
+    assert "recording_00" in main_window.windowTitle()
+    _wait_for_frame(qtbot, main_window, 0)
+    shown = main_window.views.image_items[1].image
+    assert np.abs(shown.astype(int) - recording.image(0, 1).astype(int)).mean() < 2.0  # codec tolerance
+
+
+def test_keys_step_and_jump_and_the_views_follow(main_window, qtbot, raw_recording):
+    _recording, video = raw_recording
+    main_window.open_recording(video)
+    qtbot.keyClick(main_window, QtCore.Qt.Key.Key_Right)
+    qtbot.keyClick(main_window, QtCore.Qt.Key.Key_Right)
+    assert main_window.session.playhead == 2
+    qtbot.keyClick(main_window, QtCore.Qt.Key.Key_Right, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    assert main_window.session.playhead == 12
+    qtbot.keyClick(main_window, QtCore.Qt.Key.Key_Left)
+    assert main_window.session.playhead == 11
+    assert main_window.transport.frame_box.value() == 11 and main_window.transport.scrub.value() == 11
+    _wait_for_frame(qtbot, main_window, 11)
+    qtbot.keyClick(main_window, QtCore.Qt.Key.Key_End)
+    assert main_window.session.playhead == 19
+    qtbot.keyClick(main_window, QtCore.Qt.Key.Key_Home)
+    assert main_window.session.playhead == 0
+
+
+def test_scrub_bar_and_frame_entry_seek(main_window, qtbot, raw_recording):
+    _recording, video = raw_recording
+    main_window.open_recording(video)
+    main_window.transport.scrub.setValue(7)
+    assert main_window.session.playhead == 7
+    main_window.transport.frame_box.setValue(15)
+    assert main_window.session.playhead == 15
+    _wait_for_frame(qtbot, main_window, 15)
+
+
+def test_play_advances_in_real_time_and_stops_at_the_end(main_window, qtbot, raw_recording):
+    _recording, video = raw_recording
+    main_window.open_recording(video)
+    qtbot.keyClick(main_window, QtCore.Qt.Key.Key_Space)
+    assert main_window.transport.playing
+    qtbot.waitUntil(lambda: not main_window.transport.playing, timeout=5000)  # 20 frames at 30 fps
+    assert main_window.session.playhead == 19
+
+
+def test_gt_overlay_lands_on_projected_landmarks(main_window, qtbot, raw_recording):
+    recording, video = raw_recording
+    main_window.open_recording(video)
+    main_window.session.seek(10)
+    pose = recording.gt.pose(10, 0)
+    from umetrack.hand import fk
+
+    camera = recording.cameras(10)[0]
+    expected, valid = camera.project_world(fk.landmarks(recording.hand_model.to(pose.joint_angles.dtype), pose.joint_angles, pose.T_world_from_wrist, 0))
+    drawn = main_window.views.overlay_pixels[(0, 0)]
+    front = camera.world_to_eye(fk.landmarks(recording.hand_model.to(pose.joint_angles.dtype), pose.joint_angles, pose.T_world_from_wrist, 0))[:, 2] > 0
+    keep = (valid & front).numpy()
+    np.testing.assert_allclose(drawn[keep], expected.numpy()[keep], atol=1e-3)
+    main_window.layer_actions["skeleton"].trigger()
+    assert main_window.views.skeleton_items[0][0].xData is None or len(main_window.views.skeleton_items[0][0].xData) == 0
+
+
+def test_untracked_frame_hides_overlays_and_absent_hand_hides_mesh(main_window, qtbot, raw_recording):
+    _recording, video = raw_recording
+    main_window.open_recording(video)
+    main_window.session.seek(5)  # headset untracked in this frame
+    assert not main_window.views.overlay_pixels
+    main_window.session.seek(1)  # right hand absent in frames 0-2
+    assert not main_window.scene3d.meshes[1].visual.visible
+    assert main_window.scene3d.meshes[0].visual.visible
+
+
+def test_corrupt_recording_warns_and_keeps_the_open_one(main_window, qtbot, raw_recording, tmp_path, monkeypatch):
+    _recording, video = raw_recording
+    main_window.open_recording(video)
+    main_window.session.seek(4)
+    broken = tmp_path / "broken" / "recording_01.mp4"
+    broken.parent.mkdir()
+    broken.write_bytes(video.read_bytes()[:5000])
+    (broken.parent / "recording_01.json").write_text(video.with_suffix(".json").read_text())
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    assert main_window.open_recording(broken) is False
+    assert shown and "recording_01" in shown[0]
+    assert main_window.session.recording_path == video and main_window.session.playhead == 4
