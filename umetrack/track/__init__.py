@@ -1,0 +1,1 @@
+"""Tracking: the streaming tracker, hand-scale calibration."""

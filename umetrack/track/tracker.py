@@ -1,0 +1,307 @@
+"""The streaming hand tracker: multi-view images + cameras in, per-hand pose (or a reason) out.
+
+Per frame and hand (tracker.md):
+1. pick the pose that places the crops: the ground truth (``crops="oracle"``, the released eval
+   protocol), else the previous frame's prediction (``crops="tracked"``, paper §3.1), else a
+   bootstrap from the detector;
+2. skin its 21 landmarks, keep cameras that see >= 19 of them, re-sort by camera index and take
+   the first two (the lowest index is the reference view);
+3. build the crop cameras from the 63 crop points and warp the images (OpenCV remap);
+4. run the network for all hands in one batch, with each hand's temporal memory (reset when the
+   hand was not tracked on the previous frame).
+
+Nothing raises to the caller for bad input: a missing or black view, a camera with NaN
+calibration, a hand out of every view, a failed crop all become a ``Reason`` on that hand.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from umetrack.camera import Camera
+from umetrack.crop import CROP_SIZE, CropCamera, crop_points, make_crop_camera, warp_image
+from umetrack.errors import CropError, UmeTrackError
+from umetrack.hand import fk
+from umetrack.hand.model import HandModel
+from umetrack.hand.pose import HandPose
+from umetrack.model.network import TemporalState, UmeTrackNet
+
+MIN_VISIBLE_LANDMARKS = 19
+MAX_VIEWS = 2
+BLACK_IMAGE_MAX_LEVEL = 2
+"""A view whose brightest pixel is at most this is treated as missing (a dead or covered camera)."""
+
+
+class Reason(enum.Enum):
+    """Why a hand has (or has no) prediction in a frame."""
+
+    TRACKED = "tracked"
+    NOT_DETECTED = "not detected"
+    TOO_FEW_VIEWS = "too few views"
+    LOW_CONFIDENCE = "low confidence"
+    INVALID_CAMERA = "invalid camera"
+    LOST_TRACK = "lost track"
+    CROP_FAILED = "crop failed"
+
+
+@dataclass(frozen=True, eq=False)
+class HandResult:
+    """One hand in one frame.
+
+    Attributes:
+        reason: ``Reason.TRACKED`` when ``pose`` is set, else why not.
+        pose: predicted pose (metres, world, the hand's own convention) or None.
+        landmarks: (21, 3) predicted landmarks, world metres, or None.
+        views: camera indices the hand was tracked from (reference view first).
+        crops: the crop cameras used, one per view.
+        crop_images: (views, 96, 96) uint8 crops fed to the network (for inspection).
+        confidence: 0..1 from the predicted landmark uncertainty (1 = confident).
+        hand_scale: predicted scale (unknown-skeleton mode) or None.
+    """
+
+    hand_index: int
+    reason: Reason
+    pose: HandPose | None = None
+    landmarks: np.ndarray | None = None
+    views: tuple[int, ...] = ()
+    crops: tuple[CropCamera, ...] = ()
+    crop_images: np.ndarray | None = None
+    confidence: float = 0.0
+    hand_scale: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class FrameResult:
+    hands: dict[int, HandResult]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    skeleton: str = "known"
+    """"known": Regressor-K with the tracker's hand model; "unknown": Regressor-U (predicts scale)."""
+    crops: str = "tracked"
+    """"tracked": crop from the previous prediction (bootstrap from the detector); "oracle": from GT."""
+    min_views: int = 1
+    min_confidence: float = 0.0
+    uncertainty_scale_m: float = 0.02
+    """Mean predicted landmark sigma at which confidence falls to exp(-1)."""
+
+
+Detector = Callable[[list[np.ndarray | None], list[Camera | None]], dict[int, HandPose]]
+"""Bootstrap: images and cameras -> rough poses of the hands it finds (used when a hand has no track)."""
+
+
+def _camera_is_valid(camera: Camera | None) -> bool:
+    if camera is None:
+        return False
+    model = camera.model
+    values = torch.tensor([model.fx, model.fy, model.cx, model.cy, *model.distortion])
+    return bool(torch.isfinite(values).all() and torch.isfinite(camera.T_world_from_camera).all())
+
+
+def select_views(landmarks: torch.Tensor, cameras: list[Camera | None], usable: list[bool]) -> list[int]:
+    """Cameras that see >= 19 of the 21 landmarks, by index, at most two (tracker.md §2, perspective_crop.md §5)."""
+    chosen = []
+    for index, (camera, ok) in enumerate(zip(cameras, usable)):
+        if not ok:
+            continue
+        if int(camera.visible(landmarks).sum()) >= MIN_VISIBLE_LANDMARKS:
+            chosen.append(index)
+    return chosen[:MAX_VIEWS]
+
+
+class Tracker:
+    """Stateful per-stream tracker. Call ``step`` once per frame, in order; ``reset`` between streams."""
+
+    def __init__(
+        self,
+        net: UmeTrackNet,
+        hand_model: HandModel,
+        options: TrackerOptions = TrackerOptions(),
+        detector: Detector | None = None,
+        camera_angles_deg: tuple[float, ...] | None = None,
+    ):
+        if options.skeleton not in ("known", "unknown"):
+            raise ValueError(f"skeleton must be 'known' or 'unknown', got {options.skeleton!r}")
+        if options.crops not in ("tracked", "oracle"):
+            raise ValueError(f"crops must be 'tracked' or 'oracle', got {options.crops!r}")
+        self.net = net.eval()
+        self.hand_model = hand_model.to(torch.float64)
+        self.options = options
+        self.detector = detector
+        self.camera_angles_deg = camera_angles_deg
+        self._skeleton = hand_model.to(torch.float32).skeleton_features()
+        self.reset()
+
+    def reset(self) -> None:
+        self._previous: dict[int, HandPose] = {}
+        self._states: dict[int, TemporalState] = {}
+
+    def step(
+        self,
+        images: list[np.ndarray | None],
+        cameras: list[Camera | None] | None,
+        gt_poses: dict[int, HandPose] | None = None,
+    ) -> FrameResult:
+        """Track one frame.
+
+        Args:
+            images: one (H, W) uint8 image per camera; None for a missing view.
+            cameras: the posed cameras of this frame (None entries, or None for all when the
+                headset is untracked).
+            gt_poses: ground truth, required for ``crops="oracle"``.
+        """
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        num_views = len(images)
+        cameras = list(cameras) if cameras is not None else [None] * num_views
+        valid_camera = [_camera_is_valid(c) for c in cameras]
+        usable = [
+            ok and image is not None and image.size > 0 and int(image.max()) > BLACK_IMAGE_MAX_LEVEL
+            for ok, image in zip(valid_camera, images)
+        ]
+        crop_poses = self._crop_poses(images, cameras, gt_poses)
+        results: dict[int, HandResult] = {}
+        batch: list[tuple[int, list[int], list[CropCamera], np.ndarray]] = []
+        for hand in (0, 1):
+            pose = crop_poses.get(hand)
+            if pose is None:
+                results[hand] = HandResult(hand, Reason.LOST_TRACK if hand in self._previous else Reason.NOT_DETECTED)
+                continue
+            if not any(valid_camera):
+                results[hand] = HandResult(hand, Reason.INVALID_CAMERA)
+                continue
+            with torch.no_grad():
+                angles = pose.joint_angles.to(torch.float64)
+                wrist = pose.T_world_from_wrist.to(torch.float64)
+                points = fk.landmarks(self.hand_model, angles, wrist, hand)
+                views = select_views(points, cameras, usable)
+                if len(views) < self.options.min_views or not views:
+                    results[hand] = HandResult(hand, Reason.TOO_FEW_VIEWS)
+                    continue
+                try:
+                    region = crop_points(self.hand_model, angles, wrist, hand)
+                    crops = [
+                        make_crop_camera(cameras[v].T_world_from_camera, region, hand, self._camera_angle(v))
+                        for v in views
+                    ]
+                except CropError:
+                    results[hand] = HandResult(hand, Reason.CROP_FAILED)
+                    continue
+            crop_images = np.stack([warp_image(images[v], crop, cameras[v]) for v, crop in zip(views, crops)])
+            batch.append((hand, views, crops, crop_images))
+        timings["crop_ms"] = 1e3 * (time.perf_counter() - started)
+
+        if batch:
+            network_started = time.perf_counter()
+            outputs = self._run_network(batch)
+            timings["network_ms"] = 1e3 * (time.perf_counter() - network_started)
+            fk_started = time.perf_counter()
+            for (hand, views, crops, crop_images), output in zip(batch, outputs):
+                results[hand] = self._hand_result(hand, views, crops, crop_images, *output)
+            timings["fk_ms"] = 1e3 * (time.perf_counter() - fk_started)
+
+        for hand, result in results.items():
+            if result.reason is Reason.TRACKED:
+                self._previous[hand] = result.pose
+            else:
+                self._previous.pop(hand, None)
+                self._states.pop(hand, None)
+        timings["total_ms"] = 1e3 * (time.perf_counter() - started)
+        return FrameResult(results, timings)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _camera_angle(self, view: int) -> float:
+        if self.camera_angles_deg is None or view >= len(self.camera_angles_deg):
+            return 0.0
+        return float(self.camera_angles_deg[view])
+
+    def _crop_poses(self, images, cameras, gt_poses) -> dict[int, HandPose]:
+        if self.options.crops == "oracle":
+            return {h: p for h, p in (gt_poses or {}).items() if p.confidence >= 0.5}
+        poses = dict(self._previous)
+        missing = [h for h in (0, 1) if h not in poses]
+        if missing and self.detector is not None:
+            try:
+                found = self.detector(images, cameras)
+            except UmeTrackError:
+                found = {}
+            poses.update({h: p for h, p in found.items() if h in missing})
+        return poses
+
+    def _run_network(self, batch):
+        n = len(batch)
+        images = torch.zeros(n, MAX_VIEWS, CROP_SIZE, CROP_SIZE)
+        focal = torch.ones(n, MAX_VIEWS)
+        extrinsics = torch.eye(4).repeat(n, MAX_VIEWS, 1, 1)
+        num_views = torch.zeros(n, dtype=torch.long)
+        hand_index = torch.zeros(n, dtype=torch.long)
+        for row, (hand, views, crops, crop_images) in enumerate(batch):
+            k = len(views)
+            images[row, :k] = torch.from_numpy(crop_images).float() / 255.0
+            focal[row, :k] = torch.stack([c.focal.float() for c in crops])
+            extrinsics[row, :k] = torch.stack([c.T_crop_from_world.float() for c in crops])
+            num_views[row] = k
+            hand_index[row] = hand
+        hands = [b[0] for b in batch]
+        use_memory = torch.tensor([h in self._states for h in hands])
+        memories = [self._states[h] if h in self._states else None for h in hands]
+        state = None
+        if use_memory.any():
+            memory = torch.zeros(n, *next(m for m in memories if m is not None).memory.shape[1:])
+            previous_extrinsics = torch.eye(4).repeat(n, 1, 1)
+            for row, m in enumerate(memories):
+                if m is not None:
+                    memory[row] = m.memory[0]
+                    previous_extrinsics[row] = m.extrinsics[0]
+            state = TemporalState(memory, previous_extrinsics)
+        with torch.no_grad():
+            z_t, new_state = self.net.temporal_features(images, focal, extrinsics, num_views, state, use_memory)
+            if self.options.skeleton == "known":
+                output = self.net.regress_known(z_t, self._skeleton, extrinsics[:, 0], hand_index, new_state)
+            else:
+                output = self.net.regress_unknown(z_t, extrinsics[:, 0], hand_index, new_state)
+        for row, hand in enumerate(hands):
+            self._states[hand] = TemporalState(new_state.memory[row : row + 1].clone(), new_state.extrinsics[row : row + 1].clone())
+        return [
+            (output.joint_angles[row], output.T_world_from_wrist[row], output.uncertainty[row],
+             None if output.hand_scale is None else float(output.hand_scale[row]))
+            for row in range(n)
+        ]  # fmt: skip
+
+    def _hand_result(self, hand, views, crops, crop_images, angles, wrist, uncertainty, scale) -> HandResult:
+        angles = angles.double()
+        wrist = wrist.double()
+        if not (torch.isfinite(angles).all() and torch.isfinite(wrist).all()):
+            return HandResult(hand, Reason.LOW_CONFIDENCE, views=tuple(views), crops=tuple(crops), crop_images=crop_images)
+        confidence = float(torch.exp(-uncertainty.mean() / self.options.uncertainty_scale_m))
+        model = self.hand_model if scale is None else self.hand_model.scaled(scale)
+        with torch.no_grad():
+            landmarks = fk.landmarks(model, angles, wrist, hand)
+        # The prediction must stay inside the crops it came from; otherwise the track is lost.
+        inside = any(
+            bool(((crop.project(landmarks[None].to(crop.focal.dtype))[0] - (CROP_SIZE - 1) / 2).abs() < CROP_SIZE).all())
+            for crop in crops
+        )
+        if not inside or confidence < self.options.min_confidence:
+            reason = Reason.LOST_TRACK if not inside else Reason.LOW_CONFIDENCE
+            return HandResult(hand, reason, views=tuple(views), crops=tuple(crops), crop_images=crop_images, confidence=confidence)
+        return HandResult(
+            hand_index=hand,
+            reason=Reason.TRACKED,
+            pose=HandPose(hand, angles, wrist, confidence),
+            landmarks=landmarks.numpy(),
+            views=tuple(views),
+            crops=tuple(crops),
+            crop_images=crop_images,
+            confidence=confidence,
+            hand_scale=scale,
+        )
