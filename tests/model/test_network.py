@@ -110,7 +110,8 @@ def test_feature_transform_moves_points():
     T = make_transform(axis_angle_to_matrix(torch.tensor([0.3, -0.2, 0.9], dtype=torch.float64)), torch.tensor([0.1, 0.2, -0.3], dtype=torch.float64))
     out = feature_transform(features, T.expand(n, 4, 4))
     point = torch.stack([features[1, 1, 2, 0], features[1, 3, 2, 0], features[1, 5, 2, 0]])  # channel 1 with 1+2, 1+4
-    torch.testing.assert_close(torch.stack([out[1, 1, 2, 0], out[1, 3, 2, 0], out[1, 5, 2, 0]]), T[:3, :3] @ point + T[:3, 3])
+    assert out.dtype == torch.float32  # geometry is kept in full precision even under bf16 autocast
+    torch.testing.assert_close(torch.stack([out[1, 1, 2, 0], out[1, 3, 2, 0], out[1, 5, 2, 0]]), (T[:3, :3] @ point + T[:3, 3]).float())
     torch.testing.assert_close(focal_scale_transform(torch.tensor([400.0]))[0].diagonal(), torch.tensor([1.0, 1.0, 2.0, 1.0]))
 
 

@@ -26,8 +26,10 @@ Source = str | Path | None
 _UNIT_QUATERNION_TOLERANCE = 1e-3
 """Stored quaternions are unit to ~1e-7 (float32 writers); anything farther off is not a rotation."""
 
-UMETRACK_MODEL_NAMES = {"PinholePlane": "pinhole", "FishEye62": "fisheye62"}
-"""UmeTrack raw data ``DistortionModel`` -> kind (cameras.md §5)."""
+UMETRACK_MODEL_NAMES = {"PinholePlane": "pinhole", "FishEye62": "fisheye62", "FishEye624": "fisheye624"}
+"""UmeTrack raw data ``DistortionModel`` -> kind (cameras.md §5). "FishEye624" (k1..k6, p1, p2,
+s1..s4 keys) is this project's extension for headsets with thin-prism lenses (our synthetic rig);
+the released loader only knows the first two, so recordings of fisheye62 cameras stay compatible."""
 
 PROJECTION_MODEL_TYPES = {
     "PinholePlane": "pinhole",
@@ -139,8 +141,9 @@ def camera_model_from_projection_params(
 def camera_model_from_umetrack_dict(document: Any, source: Source = None, parent: str = "") -> CameraModel:
     """A UmeTrack raw-data camera entry (optionally wrapped as ``{"Camera": {...}}``) -> CameraModel.
 
-    Keys: ImageSizeX, ImageSizeY, fx, fy, cx, cy, DistortionModel ("FishEye62" | "PinholePlane") and,
-    for FishEye62, k1..k6, p1, p2. No extrinsics (they are per frame in the labels, in mm).
+    Keys: ImageSizeX, ImageSizeY, fx, fy, cx, cy, DistortionModel ("FishEye62" | "PinholePlane" |
+    our "FishEye624") and the model's coefficients by name (FishEye62: k1..k6, p1, p2; FishEye624:
+    also s1..s4). No extrinsics (they are per frame in the labels, in mm).
     """
     if isinstance(document, dict) and "Camera" in document:
         parent = _field(parent, "Camera")
@@ -157,13 +160,13 @@ def camera_model_from_umetrack_dict(document: Any, source: Source = None, parent
 
 
 def camera_model_to_umetrack_dict(model: CameraModel) -> dict[str, Any]:
-    """The UmeTrack raw-data camera entry (unwrapped) for a pinhole or fisheye62 model.
+    """The UmeTrack raw-data camera entry (unwrapped) for a pinhole, fisheye62 or fisheye624 model.
 
     Raises InvalidCameraError for kinds the format cannot store.
     """
     names = {kind: name for name, kind in UMETRACK_MODEL_NAMES.items()}
     if model.kind not in names:
-        raise InvalidCameraError(f"UmeTrack raw data stores only pinhole or fisheye62 cameras, not {model.kind}")
+        raise InvalidCameraError(f"UmeTrack raw data stores only {', '.join(sorted(names))} cameras, not {model.kind}")
     document: dict[str, Any] = {
         "ImageSizeX": model.width,
         "ImageSizeY": model.height,
