@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -45,6 +46,41 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from umetrack.hand.io import load_hand_model
+    from umetrack.train.loop import TrainConfig, train
+    from umetrack.train.synthetic_data import SyntheticBatchSource
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and "LOCAL_RANK" in os.environ:
+        device = f"cuda:{os.environ['LOCAL_RANK']}"
+        torch.cuda.set_device(device)
+    config = TrainConfig(
+        steps=args.steps,
+        sequences_per_batch=args.batch,
+        sequence_length=args.length,
+        learning_rate=args.lr,
+        encoder=args.encoder,
+        seed=args.seed,
+        precision=args.precision,
+        checkpoint_every=args.checkpoint_every,
+    )
+    model = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
+    source = SyntheticBatchSource(model, seed=args.seed)
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    with tqdm(total=config.steps, unit="step", disable=not main_process, desc="training") as bar:
+        def progress(step: int, metrics: dict[str, float]) -> None:
+            bar.n = step + 1
+            bar.set_postfix(loss=f"{metrics['loss']:.3f}", mpjpe_k=f"{metrics['mpjpe_k_mm']:.1f}mm", crops_s=f"{metrics['crops_per_s']:.0f}")
+            bar.refresh()
+
+        train(config, source, model, args.out, device, progress=progress, stop_after=args.stop_after)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="umetrack", description="UmeTrack hand tracking: library tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +97,25 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--crf", type=int, default=10, help="x264 quality, lower is better (default 10)")
     synth.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")
     synth.set_defaults(run=_synth)
+
+    train = commands.add_parser(
+        "train",
+        help="train the network on rendered synthetic data (resumes from OUT/checkpoint.pt; "
+        "torchrun --nproc-per-node N -m umetrack.cli train ... for data parallelism)",
+    )
+    train.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.csv, config.json, weights.pt")
+    train.add_argument("--steps", type=int, default=20_000)
+    train.add_argument("--batch", type=int, default=16, help="hand sequences per step and process")
+    train.add_argument("--length", type=int, default=4, help="frames per sequence (temporal unroll)")
+    train.add_argument("--lr", type=float, default=2e-4)
+    train.add_argument("--encoder", choices=("released", "light"), default="released")
+    train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoint-every", type=int, default=200)
+    train.add_argument("--stop-after", type=int, help="end this call after N steps (resume later)")
+    train.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    train.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")
+    train.set_defaults(run=_train)
     return parser
 
 

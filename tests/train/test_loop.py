@@ -1,3 +1,4 @@
+import math
 import os
 import socket
 
@@ -121,3 +122,9 @@ def test_two_process_data_parallel_keeps_ranks_identical(tmp_path):
     # The ranks trained on different data, so they really did synchronise (weights moved from init).
     fresh = __import__("umetrack.train.loop", fromlist=["make_network"]).make_network("light").state_dict()
     assert not torch.equal(fresh["_regressor_k._pose_regression_layers.2.weight"], rank0["_regressor_k._pose_regression_layers.2.weight"])
+
+
+def test_bf16_autocast_trains_with_geometry_in_full_precision(hand_model, tmp_path):
+    losses = []
+    train(_config(steps=2, precision="bf16", channels_last=True), NoiseSource(), hand_model, tmp_path, progress=lambda s, m: losses.append(m["loss"]))
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses)

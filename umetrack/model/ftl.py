@@ -27,10 +27,16 @@ def feature_transform(features: torch.Tensor, transform: torch.Tensor) -> torch.
     n, c, h, w = features.shape
     if c % 3:
         raise ValueError(f"feature channels must be divisible by 3, got {c}")
-    points = features.float().reshape(n, 3, (c // 3) * h * w)
-    transform = transform.float().expand(n, 4, 4)
-    moved = transform[:, :3, :3] @ points + transform[:, :3, 3:4]
+    with full_precision(features.device):
+        points = features.float().reshape(n, 3, (c // 3) * h * w)
+        transform = transform.float().expand(n, 4, 4)
+        moved = transform[:, :3, :3] @ points + transform[:, :3, 3:4]
     return moved.reshape(n, c, h, w)
+
+
+def full_precision(device: torch.device) -> torch.autocast:
+    """A region where autocast is off: geometry (transforms, inverses, SVD) runs in float32."""
+    return torch.autocast(device.type, enabled=False)
 
 
 def focal_scale_transform(focal_px: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ from torch import nn
 
 from umetrack.hand.fk import left_hand_wrist
 from umetrack.hand.model import NUM_FINGER_JOINTS, NUM_LANDMARKS
-from umetrack.model.ftl import feature_transform, focal_scale_transform
+from umetrack.model.ftl import feature_transform, focal_scale_transform, full_precision
 from umetrack.model.root import rigid_from_points
 
 FEATURE_CHANNELS = 72
@@ -145,10 +145,11 @@ class FeatureExtractor(nn.Module):
             pair = images[two]  # (B2, 2, 96, 96)
             features = self._image_backbone(pair.reshape(-1, 1, *pair.shape[-2:]))
             features = features.reshape(pair.shape[0], 2, FEATURE_CHANNELS, FEATURE_SIZE, FEATURE_SIZE)
-            S = focal_scale_transform(focal[two])  # (B2, 2, 4, 4)
-            E = extrinsics[two].float()
-            # A_i = S0^-1 E0 Ei^-1 Si: view i's scaled space -> view 0's scaled space (A_0 = I).
-            A1 = torch.linalg.inv(S[:, 0]) @ E[:, 0] @ torch.linalg.inv(E[:, 1]) @ S[:, 1]
+            with full_precision(images.device):
+                S = focal_scale_transform(focal[two].float())  # (B2, 2, 4, 4)
+                E = extrinsics[two].float()
+                # A_i = S0^-1 E0 Ei^-1 Si: view i's scaled space -> view 0's scaled space (A_0 = I).
+                A1 = torch.linalg.inv(S[:, 0]) @ E[:, 0] @ torch.linalg.inv(E[:, 1]) @ S[:, 1]
             g0 = features[:, 0]
             g1 = feature_transform(features[:, 1], A1)
             fused = self._multi_view_fusion(torch.cat([g0, g1], dim=1))
@@ -193,7 +194,8 @@ class TemporalModule(nn.Module):
         if state is not None and use_memory is not None and bool(use_memory.any()):
             # Re-express last step's memory in the current reference camera: E_cur E_prev^-1.
             keep = use_memory.to(torch.bool)
-            relative = extrinsics[keep].to(z.dtype) @ torch.linalg.inv(state.extrinsics[keep].to(z.dtype))
+            with full_precision(z.device):
+                relative = extrinsics[keep].float() @ torch.linalg.inv(state.extrinsics[keep].float())
             memory[keep] = feature_transform(state.memory[keep].to(z.dtype), relative)
         out = self._temporal_module(torch.cat([memory, z], dim=1))
         new_state = TemporalState(memory=out[:, :MEMORY_CHANNELS], extrinsics=extrinsics)
@@ -336,7 +338,12 @@ def decode_output(
     sigma_raw: torch.Tensor,
     state: TemporalState,
 ) -> PoseOutput:
-    """Turn regressor outputs into angles and world wrist transforms (network.md §7)."""
+    """Turn regressor outputs into angles and world wrist transforms (network.md §7), in float32."""
+    with full_precision(raw.device):
+        return _decode(raw.float(), reference_extrinsics.float(), hand_index, scale, sigma_raw.float(), state)
+
+
+def _decode(raw, reference_extrinsics, hand_index, scale, sigma_raw, state) -> PoseOutput:
     angles = torch.cat([raw[:, :NUM_FINGER_JOINTS], raw.new_zeros(raw.shape[0], 2)], dim=1)
     points = raw[:, 20:41].reshape(-1, NUM_WRIST_POINTS, 3)
     T_crop_from_wrist = rigid_from_points(points)

@@ -1,0 +1,57 @@
+"""Training batches from the synthetic world: deterministic, and the labels match the pixels' geometry."""
+
+import numpy as np
+import pytest
+import torch
+
+from umetrack.crop import CropCamera
+from umetrack.hand import fk
+from umetrack.train.synthetic_data import SyntheticBatchSource, SyntheticDataConfig
+
+CONFIG = SyntheticDataConfig(frames_per_sequence=240, sequences_per_pool=2, scenes=2)
+
+
+@pytest.fixture(scope="module")
+def source(hand_model):
+    return SyntheticBatchSource(hand_model, seed=3, config=CONFIG)
+
+
+@pytest.fixture(scope="module")
+def batch(source):
+    return source.batch(step=5, rank=0, sequences=4, length=3)
+
+
+def test_same_step_same_batch(source, batch, hand_model):
+    again = SyntheticBatchSource(hand_model, seed=3, config=CONFIG).batch(step=5, rank=0, sequences=4, length=3)
+    torch.testing.assert_close(again.images, batch.images, rtol=0, atol=0)
+    torch.testing.assert_close(again.joint_angles, batch.joint_angles, rtol=0, atol=0)
+    other_rank = source.batch(step=5, rank=1, sequences=4, length=3)
+    assert not torch.equal(other_rank.joint_angles, batch.joint_angles)
+
+
+def test_shapes_views_and_memory_flags(batch):
+    assert batch.images.shape == (4, 3, 2, 96, 96) and batch.images.dtype == torch.uint8
+    assert set(batch.num_views.unique().tolist()) <= {1, 2}
+    assert not batch.use_memory[:, 0].any()
+    single = batch.num_views == 1
+    assert (batch.images[single][:, 1] == 0).all()  # the unused slot stays empty
+    assert batch.images[:, :, 0].float().std() > 10  # real rendered content
+
+
+def test_ground_truth_lands_inside_its_crops(batch, hand_model):
+    """The GT landmarks project into the crop that was rendered for them (crops come from a
+    perturbed previous-frame pose, so allow a margin, as the tracker's crops would)."""
+    for s in range(batch.num_sequences):
+        hand = int(batch.hand_index[s])
+        model = hand_model.scaled(float(batch.hand_scale[s])).to(torch.float64)
+        for t in range(batch.sequence_length):
+            landmarks = fk.landmarks(model, batch.joint_angles[s, t].double(), batch.T_world_from_wrist[s, t].double(), hand)
+            for k in range(int(batch.num_views[s, t])):
+                crop = CropCamera(batch.extrinsics[s, t, k].double(), batch.focal[s, t, k].double(), 96, hand)
+                pixels = crop.project(landmarks[None])[0]
+                inside = ((pixels > -10) & (pixels < 105)).all(-1).float().mean()
+                assert inside > 0.9, (s, t, k, pixels)
+                # And the hand is actually drawn there: the crop is brighter around the landmarks' centre.
+                centre = pixels.mean(0).round().long().clamp(8, 87)
+                image = batch.images[s, t, k].float()
+                assert image[centre[1] - 8 : centre[1] + 8, centre[0] - 8 : centre[0] + 8].mean() > 5
