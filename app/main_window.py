@@ -33,6 +33,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.hand_pose_dock = self._dock("Hand pose", "hand_pose_dock", self.hand_pose, right)
         self.tabifyDockWidget(self.scene3d_dock, self.hand_pose_dock)
         self.scene3d_dock.raise_()
+        # The camera views are the main thing to look at: give them most of the width by default.
+        self.resizeDocks([self.scene3d_dock], [460], QtCore.Qt.Orientation.Horizontal)
         self.transport = TransportPanel(session)
         self.transport_dock = self._dock("Transport", "transport_dock", self.transport, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
         self.transport.install_shortcuts(self)

@@ -14,6 +14,8 @@ apt_packages=(
   libgl1 libegl1 libfontconfig1 libglib2.0-0 libdbus-1-3 libxkbcommon-x11-0 libx11-xcb1
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0
   libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 xvfb xauth
+  # The synthetic renderer: Mesa's EGL and its software (llvmpipe) OpenGL driver, no display needed.
+  libegl-mesa0 libgl1-mesa-dri
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do

@@ -181,8 +181,11 @@ class Scene3DPanel(QtWidgets.QWidget):
             return
         head = np.mean([c.T_world_from_camera[:3, 3].numpy() for c in cameras], axis=0)
         forward = np.mean([c.T_world_from_camera[:3, 2].numpy() for c in cameras], axis=0)
-        target = head + 0.35 * forward / max(np.linalg.norm(forward), 1e-9)
+        forward = forward / max(np.linalg.norm(forward), 1e-9)
+        target = head + 0.35 * forward
         self.view.camera.center = tuple(float(v) for v in target)
+        # Look over the user's shoulder: along the headset's forward direction, from above.
+        self.view.camera.azimuth = float(np.degrees(np.arctan2(forward[0], forward[2]))) - 90.0
         grid = floor_grid_segments(float(head[1]) - 1.0, half_size=1.5)
         grid[:, [0, 2]] += head[[0, 2]].astype(np.float32)
         self.floor.set_data(pos=grid)
