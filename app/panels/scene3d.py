@@ -15,20 +15,11 @@ from vispy import scene
 from app.session import Session
 from umetrack.hand import fk
 from umetrack.hand.model import SKELETON_BONES
+from umetrack.mesh import vertex_normals
 
 HAND_COLORS = {0: (0.35, 0.62, 0.95, 1.0), 1: (0.98, 0.62, 0.30, 1.0)}
 FLOOR_HEIGHT_M = -0.35
 LIGHT_DIRECTION = (-0.4, 0.6, 1.0)
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals. vertices (V, 3), faces (F, 3) -> (V, 3)."""
-    corners = vertices[faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_normals)
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
 
 class SkinnedMesh:
@@ -41,7 +32,8 @@ class SkinnedMesh:
 
     def set_vertices(self, vertices: np.ndarray) -> None:
         vertices = np.ascontiguousarray(vertices, dtype=np.float32)
-        normals = vertex_normals(vertices, self.faces)
+        normals = vertex_normals(vertices[None], self.faces)[0]
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         vertex_buffer = getattr(self.visual, "_vertices", None)
         shading = getattr(self.visual, "shading_filter", None)
         normal_buffer = getattr(shading, "_normals", None)

@@ -49,14 +49,14 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import moderngl
 import numpy as np
-import scipy.sparse
 import torch
 
 from umetrack.camera import Camera, CameraModel
@@ -65,6 +65,7 @@ from umetrack.errors import UmeTrackError
 from umetrack.geometry import transform_points
 from umetrack.hand.fk import left_hand_wrist, mesh_triangles, mesh_vertices
 from umetrack.hand.model import RIGHT, HandModel
+from umetrack.mesh import vertex_normals
 from umetrack.synth.background import WORLD_UP, Environment
 
 NEAR_M = 0.01
@@ -438,9 +439,8 @@ def render_view(camera: Camera, hands: Hands, scene: Scene, sensor: Sensor, seed
         raise ValueError(f"render_view takes one camera, got T_world_from_camera {tuple(camera.T_world_from_camera.shape)}")
     if hands.batch_shape:
         raise ValueError(f"render_view takes unbatched hands (H, V, 3), got vertices {hands.vertices.shape}")
-    renderer = _renderer()
-    with renderer.lock:
-        return renderer.view(camera, hands, scene, sensor, _check_seed(seed))
+    seed = _check_seed(seed)
+    return _on_gl_thread(lambda renderer: renderer.view(camera, hands, scene, sensor, seed))
 
 
 def render_crops(
@@ -505,9 +505,8 @@ def render_crops(
         raise ValueError("crop cameras or source poses contain NaN or inf")
     if not bool((focal > 0).all()):
         raise ValueError("crop focal lengths must be positive")
-    renderer = _renderer()
-    with renderer.lock:
-        return renderer.crops(T_crop, focal, crops.size, models, T_source, hands, frames, scene, sensor, _check_seed(seed))
+    seed = _check_seed(seed)
+    return _on_gl_thread(lambda renderer: renderer.crops(T_crop, focal, crops.size, models, T_source, hands, frames, scene, sensor, seed))
 
 
 def gl_project_points(camera: Camera, points_world: Any) -> np.ndarray:
@@ -523,9 +522,7 @@ def gl_project_points(camera: Camera, points_world: Any) -> np.ndarray:
     points = _as_numpy(points_world, np.float32)
     if points.ndim != 2 or points.shape[1] != 3:
         raise ValueError(f"points: expected (N, 3), got {points.shape}")
-    renderer = _renderer()
-    with renderer.lock:
-        return renderer.project(camera, points)
+    return _on_gl_thread(lambda renderer: renderer.project(camera, points))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -599,35 +596,6 @@ def pixel_rays(model: CameraModel) -> np.ndarray:
     return np.concatenate([rays, valid[..., None].astype(np.float64)], -1)
 
 
-_INCIDENCE: OrderedDict[bytes, scipy.sparse.csr_matrix] = OrderedDict()
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals (not normalised: the shaders normalise).
-
-    Args:
-        vertices: (N, V, 3) float32. faces: (F, 3) outward winding.
-    Returns:
-        (N, V, 3) float32, pointing out of the surface.
-    """
-    count, num_vertices = vertices.shape[0], vertices.shape[1]
-    key = faces.tobytes() + num_vertices.to_bytes(8, "little")
-    incidence = _INCIDENCE.get(key)
-    if incidence is None:  # (V, F): sums the normals of the faces around each vertex
-        rows = faces.reshape(-1)
-        cols = np.repeat(np.arange(len(faces)), 3)
-        incidence = scipy.sparse.csr_matrix((np.ones(rows.size, np.float32), (rows, cols)), shape=(num_vertices, len(faces)))
-        _INCIDENCE[key] = incidence
-        while len(_INCIDENCE) > 8:
-            _INCIDENCE.popitem(last=False)
-    # Coordinate planes (N, V) keep every gather and product contiguous.
-    x, y, z = np.ascontiguousarray(vertices.transpose(2, 0, 1))
-    f0, f1, f2 = faces[:, 0], faces[:, 1], faces[:, 2]
-    ax, ay, az = x[:, f1] - x[:, f0], y[:, f1] - y[:, f0], z[:, f1] - z[:, f0]
-    bx, by, bz = x[:, f2] - x[:, f0], y[:, f2] - y[:, f0], z[:, f2] - z[:, f0]
-    cross = np.concatenate([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx])  # (3N, F): twice the area, outward
-    summed = incidence @ cross.T  # (V, 3N)
-    return np.ascontiguousarray(summed.reshape(num_vertices, 3, count).transpose(2, 0, 1), dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1029,8 +997,6 @@ class _Renderer:
             self.crop_tiles = ctx.vertex_array(self.crop_sensor, [])
             self.slots = [_Slot(ctx.buffer(reserve=_STRIDE * 3), ctx.buffer(reserve=_CROP_RECORD_BYTES)) for _ in range(2)]
             self._flush = _egl.gl_flush()
-        # One thread at a time: each call makes the context current on its thread and releases it.
-        self.lock = threading.Lock()
         self._environments: OrderedDict[int, tuple[Environment, Any]] = OrderedDict()
         self._rays: OrderedDict[CameraModel, Any] = OrderedDict()
         self._indices: OrderedDict[tuple, Any] = OrderedDict()
@@ -1502,19 +1468,29 @@ def _evict(cache: OrderedDict, size: int = _CACHE_SIZE) -> None:
         (value[1] if isinstance(value, tuple) else value).release()
 
 
-_RENDERER: tuple[int, _Renderer] | None = None
+_RENDERER: tuple[int, _Renderer, ThreadPoolExecutor] | None = None
 
 
 _RENDERER_LOCK = threading.Lock()
 
 
-def _renderer() -> _Renderer:
-    """The process's renderer, created on first use."""
+def _on_gl_thread(work: Callable[[_Renderer], Any]) -> Any:
+    """Run ``work(renderer)`` on the process's GL thread and return its result (or raise its error).
+
+    All rendering happens on one dedicated thread that owns the EGL context and keeps it current.
+    Calls from any thread are thereby serialised, and a thread that uses another GL context (the
+    app's Qt/vispy views make a GLX context current on the GUI thread) can never leave a foreign
+    context current under the renderer: with both on one thread, Mesa drew into the wrong one.
+    """
     global _RENDERER
     with _RENDERER_LOCK:
         if _RENDERER is None or _RENDERER[0] != os.getpid():
-            _RENDERER = (os.getpid(), _Renderer())
-        return _RENDERER[1]
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="umetrack-gl")
+            renderer = executor.submit(_Renderer).result()  # raises GLUnavailableError here
+            _RENDERER = (os.getpid(), renderer, executor)
+        _pid, renderer, executor = _RENDERER
+        future = executor.submit(work, renderer)
+    return future.result()
 
 
 def _close_before_fork() -> None:
@@ -1525,8 +1501,9 @@ def _close_before_fork() -> None:
     global _RENDERER
     with _RENDERER_LOCK:
         if _RENDERER is not None and _RENDERER[0] == os.getpid():
-            with _RENDERER[1].lock:
-                _RENDERER[1].close()
+            _pid, renderer, executor = _RENDERER
+            executor.submit(renderer.close).result()
+            executor.shutdown(wait=True)
         _RENDERER = None
 
 
@@ -1548,5 +1525,4 @@ __all__ = [
     "pixel_rays",
     "render_crops",
     "render_view",
-    "vertex_normals",
 ]
