@@ -1,0 +1,1 @@
+"""Evaluation: the sharded eval runner and baselines."""

@@ -1,0 +1,204 @@
+"""Evaluate the tracker on recordings with ground truth, as the released eval scripts do (metrics.md §1).
+
+Per recording: run the tracker over every frame (oracle crops from GT, or tracked crops bootstrapped
+from GT at a hand's first appearance until the learned detector lands), skin predicted and GT poses,
+and compute MPJPE, per-joint error, PCK/AUC, MPJPA (also on GT, as a reference), pinch precision and
+recall (events from the predicted tip distance vs the recording's labels), track losses, and for the
+unknown skeleton the calibrated scale's error. A (hand, frame) slot counts when the hand has GT and
+at least one camera sees >= 19 of its GT landmarks; slots the tracker did not track are excluded from
+MPJPE and counted as track losses (the released protocol never loses a hand: it crops from GT).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from umetrack.hand import fk
+from umetrack.hand.model import HandModel
+from umetrack.metrics import (
+    PCK_THRESHOLDS_MM,
+    auc,
+    detect_pinch_events,
+    mpjpa,
+    pck_curve,
+    per_slot_errors,
+    pinch_precision_recall,
+    precision_recall_from_counts,
+)
+from umetrack.model.network import UmeTrackNet
+from umetrack.recording import Recording
+from umetrack.track.calibration import ScaleCalibration
+from umetrack.track.tracker import Reason, Tracker, TrackerOptions, select_views
+
+
+@dataclass
+class RecordingEvaluation:
+    """Metrics of one recording (lengths in mm, MPJPA in mm/frame^2, rates in percent)."""
+
+    name: str
+    frames: int
+    valid_slots: int
+    tracked_slots: int
+    track_losses: int
+    mpjpe_mm: float
+    per_joint_mm: list[float]
+    pck_auc: float
+    mpjpa: float
+    gt_mpjpa: float
+    pinch_true_positives: int
+    pinch_false_positives: int
+    pinch_false_negatives: int
+    scale_error: float | None = None
+    calibrated_scale: float | None = None
+    true_scale: float | None = None
+    predicted_keypoints: np.ndarray | None = field(default=None, repr=False)
+    gt_keypoints: np.ndarray | None = field(default=None, repr=False)
+    tracked: np.ndarray | None = field(default=None, repr=False)
+
+    def summary(self) -> dict:
+        out = asdict(self)
+        for key in ("predicted_keypoints", "gt_keypoints", "tracked"):
+            out.pop(key)
+        return out
+
+
+def _true_scale(recording: Recording, generic: HandModel) -> float:
+    """Scale of the recording's hand relative to the generic model (wrist to middle fingertip)."""
+    def length(model: HandModel) -> float:
+        return float((model.landmark_rest_positions[2] - model.landmark_rest_positions[5]).norm())
+
+    return length(recording.hand_model) / length(generic)
+
+
+def _oracle_bootstrap(recording: Recording):
+    """Bootstrap hands from GT (until the learned detector exists); the tracker then follows its own predictions."""
+    state = {"frame": 0}
+
+    def detect(images, cameras):
+        return {h: p for h, p in recording.gt_poses(state["frame"]).items() if p.confidence >= 0.5}
+
+    return detect, state
+
+
+def calibrate_scale(net: UmeTrackNet, recording: Recording, generic: HandModel, samples: int = 30) -> ScaleCalibration:
+    """Phase A of the unknown-skeleton protocol: predicted scales of 2-view hands, oracle crops."""
+    tracker = Tracker(net, generic, TrackerOptions(skeleton="unknown", crops="oracle", min_views=2), camera_angles_deg=recording.camera_angles_deg)
+    calibration = ScaleCalibration(required=samples)
+    for frame in range(recording.num_frames):
+        if calibration.status.converged:
+            break
+        result = tracker.step(recording.images(frame), recording.cameras(frame), recording.gt_poses(frame))
+        for hand in result.hands.values():
+            calibration.add(hand)
+    return calibration
+
+
+def evaluate_recording(
+    net: UmeTrackNet,
+    recording: Recording,
+    generic: HandModel,
+    skeleton: str = "known",
+    crops: str = "oracle",
+    keep_keypoints: bool = False,
+) -> RecordingEvaluation:
+    if recording.gt is None or recording.hand_model is None:
+        raise ValueError(f"{recording.name}: evaluation needs ground truth and the subject's hand model")
+    calibration = None
+    if skeleton == "unknown":
+        calibration = calibrate_scale(net, recording, generic)
+        model = calibration.calibrated_model(generic) if calibration.samples else generic
+    else:
+        model = recording.hand_model
+    detector, detector_state = (None, None) if crops == "oracle" else _oracle_bootstrap(recording)
+    tracker = Tracker(net, model, TrackerOptions(skeleton="known", crops=crops), detector=detector, camera_angles_deg=recording.camera_angles_deg)
+    gt_model = recording.hand_model.to(torch.float64)
+    n = recording.num_frames
+    predicted = np.full((2, n, 21, 3), np.nan)
+    truth = np.full((2, n, 21, 3), np.nan)
+    valid = np.zeros((2, n), bool)
+    tracked = np.zeros((2, n), bool)
+    for frame in range(n):
+        if detector_state is not None:
+            detector_state["frame"] = frame
+        cameras = recording.cameras(frame)
+        gt = recording.gt_poses(frame)
+        result = tracker.step(recording.images(frame), cameras, gt)
+        for hand, pose in gt.items():
+            if pose.confidence < 0.5 or cameras is None:
+                continue
+            with torch.no_grad():
+                points = fk.landmarks(gt_model, pose.joint_angles, pose.T_world_from_wrist, hand)
+            if not select_views(points, cameras, [True] * len(cameras)):
+                continue
+            valid[hand, frame] = True
+            truth[hand, frame] = points.numpy()
+            hand_result = result.hands.get(hand)
+            if hand_result is not None and hand_result.reason is Reason.TRACKED:
+                tracked[hand, frame] = True
+                predicted[hand, frame] = hand_result.landmarks
+    scored = valid & tracked
+    errors = per_slot_errors(np.nan_to_num(truth), np.nan_to_num(predicted), scored)
+    joint = np.linalg.norm(np.nan_to_num(truth) - np.nan_to_num(predicted), axis=-1) * 1000.0
+    per_joint = [float(v) for v in (joint[scored].mean(0) if scored.any() else np.full(21, np.nan))]
+    thresholds, pck = pck_curve(errors[scored], PCK_THRESHOLDS_MM)
+    tp = fp = fn = 0
+    for hand in (0, 1):
+        if recording.pinch is None:
+            break
+        events = detect_pinch_events(np.nan_to_num(predicted[hand]), scored[hand])
+        truth_events = [e for e in recording.pinch.events(hand) if scored[hand, e.start : e.end].any()]
+        score = pinch_precision_recall(events, truth_events)
+        tp, fp, fn = tp + score.true_positives, fp + score.false_positives, fn + score.false_negatives
+    true_scale = _true_scale(recording, generic)
+    calibrated = calibration.status.mean if calibration is not None else None
+    return RecordingEvaluation(
+        name=recording.name,
+        frames=n,
+        valid_slots=int(valid.sum()),
+        tracked_slots=int(scored.sum()),
+        track_losses=int((valid & ~tracked).sum()),
+        mpjpe_mm=float(np.nanmean(errors[scored])) if scored.any() else math.nan,
+        per_joint_mm=per_joint,
+        pck_auc=auc(thresholds, pck),
+        mpjpa=mpjpa(np.nan_to_num(predicted), scored),
+        gt_mpjpa=mpjpa(np.nan_to_num(truth), valid),
+        pinch_true_positives=tp,
+        pinch_false_positives=fp,
+        pinch_false_negatives=fn,
+        scale_error=None if calibrated is None else abs(calibrated / true_scale - 1.0),
+        calibrated_scale=calibrated,
+        true_scale=true_scale,
+        predicted_keypoints=predicted if keep_keypoints else None,
+        gt_keypoints=truth if keep_keypoints else None,
+        tracked=tracked if keep_keypoints else None,
+    )
+
+
+def overall(evaluations: list[RecordingEvaluation]) -> dict:
+    """Frame-weighted pooling over recordings (metrics.md §1)."""
+    slots = sum(e.tracked_slots for e in evaluations)
+
+    def weighted(key: str) -> float:
+        values = [(getattr(e, key), e.tracked_slots) for e in evaluations if e.tracked_slots and not math.isnan(getattr(e, key))]
+        total = sum(w for _, w in values)
+        return sum(v * w for v, w in values) / total if total else math.nan
+
+    tp = sum(e.pinch_true_positives for e in evaluations)
+    fp = sum(e.pinch_false_positives for e in evaluations)
+    fn = sum(e.pinch_false_negatives for e in evaluations)
+    precision, recall = precision_recall_from_counts(tp, fp, fn)
+    return {
+        "recordings": len(evaluations),
+        "tracked_slots": slots,
+        "track_losses": sum(e.track_losses for e in evaluations),
+        "mpjpe_mm": weighted("mpjpe_mm"),
+        "pck_auc": weighted("pck_auc"),
+        "mpjpa": weighted("mpjpa"),
+        "gt_mpjpa": weighted("gt_mpjpa"),
+        "pinch_precision": precision,
+        "pinch_recall": recall,
+    }
