@@ -237,11 +237,6 @@ def warp_image(image: np.ndarray, crop: CropCamera, source: Camera) -> np.ndarra
     return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def field_of_view_deg(crop: CropCamera) -> torch.Tensor:
-    """(...,) full horizontal field of view of the crop, degrees."""
-    return torch.rad2deg(2.0 * torch.atan(torch.as_tensor(crop.size / 2.0) / crop.focal))
-
-
 __all__ = [
     "CROP_SIZE",
     "HAND_RATIO_IN_CROP",
@@ -253,5 +248,4 @@ __all__ = [
     "crop_pixel_grid",
     "warp_maps",
     "warp_image",
-    "field_of_view_deg",
 ]

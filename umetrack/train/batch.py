@@ -54,16 +54,6 @@ class TrainBatch:
     def to(self, device: torch.device | str) -> "TrainBatch":
         return replace(self, **{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
 
-    def to_numpy(self) -> dict[str, np.ndarray]:
-        return {f.name: getattr(self, f.name).numpy() for f in fields(self)}
-
     @staticmethod
     def from_numpy(arrays: dict[str, np.ndarray]) -> "TrainBatch":
         return TrainBatch(**{f.name: torch.from_numpy(np.asarray(arrays[f.name])) for f in fields(TrainBatch)})
-
-    @staticmethod
-    def concatenate(batches: list["TrainBatch"]) -> "TrainBatch":
-        return TrainBatch(**{f.name: torch.cat([getattr(b, f.name) for b in batches]) for f in fields(TrainBatch)})
-
-    def select(self, sequences: torch.Tensor | slice) -> "TrainBatch":
-        return TrainBatch(**{f.name: getattr(self, f.name)[sequences] for f in fields(self)})
