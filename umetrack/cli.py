@@ -95,11 +95,14 @@ def _eval(args: argparse.Namespace) -> int:
     results = []
     for path in args.recordings:
         with open_recording(path) as recording:
-            result = evaluate_recording(net, recording, generic, args.skeleton, args.crops)
+            result = evaluate_recording(net, recording, generic, args.skeleton, args.crops, baselines=args.baselines)
         results.append(result)
         scale = f"  scale error {100 * result.scale_error:.1f}%" if result.scale_error is not None else ""
         print(f"{result.name:24s} MPJPE {result.mpjpe_mm:7.2f} mm  AUC {result.pck_auc:5.1f}  MPJPA {result.mpjpa:6.2f} "
               f"(GT {result.gt_mpjpa:5.2f})  tracked {result.tracked_slots}/{result.valid_slots}  losses {result.track_losses}{scale}")  # fmt: skip
+        if result.one_euro_mpjpe_mm is not None:
+            print(f"{'  without temporal':24s} MPJPE {result.no_temporal_mpjpe_mm:7.2f} mm  MPJPA {result.no_temporal_mpjpa:6.2f}")
+            print(f"{'  + one-euro (equal MPJPA)':24s} MPJPE {result.one_euro_mpjpe_mm:7.2f} mm  MPJPA {result.one_euro_mpjpa:6.2f}")
     total = overall(results)
     print(f"{'overall':24s} MPJPE {total['mpjpe_mm']:7.2f} mm  AUC {total['pck_auc']:5.1f}  MPJPA {total['mpjpa']:6.2f}  "
           f"pinch P/R {100 * total['pinch_precision']:.1f}/{100 * total['pinch_recall']:.1f} %")  # fmt: skip
@@ -160,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--skeleton", choices=("known", "unknown"), default="known")
     evaluate.add_argument("--crops", choices=("oracle", "tracked"), default="oracle",
                           help="oracle: crops from GT (released protocol); tracked: from the previous prediction")  # fmt: skip
+    evaluate.add_argument("--baselines", action="store_true",
+                          help="also run without temporal memory, and a one-euro filter on that tuned to equal MPJPA")  # fmt: skip
     evaluate.add_argument("--out", help="folder for eval.json and eval.csv")
     evaluate.add_argument("--hand-model", help="generic hand model for the unknown skeleton (default: the bundled one)")
     evaluate.set_defaults(run=_eval)

@@ -38,7 +38,7 @@ def test_slots_add_up_and_gt_reference_is_finite(net, recording, hand_model):
 
 
 def test_unknown_skeleton_runs_calibration_first(net, recording, hand_model):
-    result = evaluate_recording(net, recording, hand_model, "unknown", "tracked")
+    result = evaluate_recording(net, recording, hand_model, "unknown", "tracked", baselines=True)
     assert result.true_scale is not None
     assert (result.calibrated_scale is None) == (result.scale_error is None)
 

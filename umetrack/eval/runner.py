@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from umetrack.eval.one_euro import one_euro, tune_to_mpjpa
 from umetrack.hand import fk
 from umetrack.hand.model import HandModel
 from umetrack.metrics import (
@@ -33,6 +34,9 @@ from umetrack.model.network import UmeTrackNet
 from umetrack.recording import Recording
 from umetrack.track.calibration import ScaleCalibration
 from umetrack.track.tracker import Reason, Tracker, TrackerOptions, select_views
+
+
+ONE_EURO_BETA = 0.5
 
 
 @dataclass
@@ -55,6 +59,11 @@ class RecordingEvaluation:
     scale_error: float | None = None
     calibrated_scale: float | None = None
     true_scale: float | None = None
+    no_temporal_mpjpe_mm: float | None = None
+    no_temporal_mpjpa: float | None = None
+    one_euro_mpjpe_mm: float | None = None
+    one_euro_mpjpa: float | None = None
+    one_euro_min_cutoff_hz: float | None = None
     predicted_keypoints: np.ndarray | None = field(default=None, repr=False)
     gt_keypoints: np.ndarray | None = field(default=None, repr=False)
     tracked: np.ndarray | None = field(default=None, repr=False)
@@ -97,24 +106,18 @@ def calibrate_scale(net: UmeTrackNet, recording: Recording, generic: HandModel, 
     return calibration
 
 
-def evaluate_recording(
-    net: UmeTrackNet,
-    recording: Recording,
-    generic: HandModel,
-    skeleton: str = "known",
-    crops: str = "oracle",
-    keep_keypoints: bool = False,
-) -> RecordingEvaluation:
-    if recording.gt is None or recording.hand_model is None:
-        raise ValueError(f"{recording.name}: evaluation needs ground truth and the subject's hand model")
-    calibration = None
-    if skeleton == "unknown":
-        calibration = calibrate_scale(net, recording, generic)
-        model = calibration.calibrated_model(generic) if calibration.samples else generic
-    else:
-        model = recording.hand_model
+def track_keypoints(
+    net: UmeTrackNet, recording: Recording, model: HandModel, crops: str, temporal: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the known-skeleton tracker over a recording.
+
+    Returns:
+        predicted (2, N, 21, 3), truth (2, N, 21, 3) world metres (NaN where absent), valid (2, N)
+        (GT present and seen by a camera in >= 19 landmarks), tracked (2, N).
+    """
     detector, detector_state = (None, None) if crops == "oracle" else _oracle_bootstrap(recording)
-    tracker = Tracker(net, model, TrackerOptions(skeleton="known", crops=crops), detector=detector, camera_angles_deg=recording.camera_angles_deg)
+    options = TrackerOptions(skeleton="known", crops=crops, temporal=temporal)
+    tracker = Tracker(net, model, options, detector=detector, camera_angles_deg=recording.camera_angles_deg)
     gt_model = recording.hand_model.to(torch.float64)
     n = recording.num_frames
     predicted = np.full((2, n, 21, 3), np.nan)
@@ -140,6 +143,34 @@ def evaluate_recording(
             if hand_result is not None and hand_result.reason is Reason.TRACKED:
                 tracked[hand, frame] = True
                 predicted[hand, frame] = hand_result.landmarks
+    return predicted, truth, valid, tracked
+
+
+def _mpjpe(truth: np.ndarray, predicted: np.ndarray, scored: np.ndarray) -> float:
+    errors = per_slot_errors(np.nan_to_num(truth), np.nan_to_num(predicted), scored)
+    return float(np.nanmean(errors[scored])) if scored.any() else math.nan
+
+
+def evaluate_recording(
+    net: UmeTrackNet,
+    recording: Recording,
+    generic: HandModel,
+    skeleton: str = "known",
+    crops: str = "oracle",
+    baselines: bool = False,
+    keep_keypoints: bool = False,
+) -> RecordingEvaluation:
+    """Metrics of one recording. ``baselines`` also runs the tracker without temporal memory and a
+    one-euro filter on those per-frame predictions tuned to the temporal model's MPJPA (paper Table 2)."""
+    if recording.gt is None or recording.hand_model is None:
+        raise ValueError(f"{recording.name}: evaluation needs ground truth and the subject's hand model")
+    calibration = None
+    if skeleton == "unknown":
+        calibration = calibrate_scale(net, recording, generic)
+        model = calibration.calibrated_model(generic) if calibration.samples else generic
+    else:
+        model = recording.hand_model
+    predicted, truth, valid, tracked = track_keypoints(net, recording, model, crops)
     scored = valid & tracked
     errors = per_slot_errors(np.nan_to_num(truth), np.nan_to_num(predicted), scored)
     joint = np.linalg.norm(np.nan_to_num(truth) - np.nan_to_num(predicted), axis=-1) * 1000.0
@@ -155,16 +186,17 @@ def evaluate_recording(
         tp, fp, fn = tp + score.true_positives, fp + score.false_positives, fn + score.false_negatives
     true_scale = _true_scale(recording, generic)
     calibrated = calibration.status.mean if calibration is not None else None
-    return RecordingEvaluation(
+    jitter = mpjpa(np.nan_to_num(predicted), scored)
+    result = RecordingEvaluation(
         name=recording.name,
-        frames=n,
+        frames=recording.num_frames,
         valid_slots=int(valid.sum()),
         tracked_slots=int(scored.sum()),
         track_losses=int((valid & ~tracked).sum()),
-        mpjpe_mm=float(np.nanmean(errors[scored])) if scored.any() else math.nan,
+        mpjpe_mm=_mpjpe(truth, predicted, scored),
         per_joint_mm=per_joint,
         pck_auc=auc(thresholds, pck),
-        mpjpa=mpjpa(np.nan_to_num(predicted), scored),
+        mpjpa=jitter,
         gt_mpjpa=mpjpa(np.nan_to_num(truth), valid),
         pinch_true_positives=tp,
         pinch_false_positives=fp,
@@ -176,6 +208,18 @@ def evaluate_recording(
         gt_keypoints=truth if keep_keypoints else None,
         tracked=tracked if keep_keypoints else None,
     )
+    if baselines:
+        per_frame, _truth, _valid, per_frame_tracked = track_keypoints(net, recording, model, crops, temporal=False)
+        kept = valid & per_frame_tracked
+        result.no_temporal_mpjpe_mm = _mpjpe(truth, per_frame, kept)
+        result.no_temporal_mpjpa = mpjpa(np.nan_to_num(per_frame), kept)
+        if kept.any() and math.isfinite(jitter):
+            cutoff = tune_to_mpjpa(per_frame, kept, jitter)
+            filtered = np.stack([one_euro(per_frame[h], kept[h], cutoff, ONE_EURO_BETA) for h in (0, 1)])
+            result.one_euro_min_cutoff_hz = cutoff
+            result.one_euro_mpjpe_mm = _mpjpe(truth, filtered, kept)
+            result.one_euro_mpjpa = mpjpa(np.nan_to_num(filtered), kept)
+    return result
 
 
 def overall(evaluations: list[RecordingEvaluation]) -> dict:

@@ -89,6 +89,8 @@ class TrackerOptions:
     crops: str = "tracked"
     """"tracked": crop from the previous prediction (bootstrap from the detector); "oracle": from GT."""
     min_views: int = 1
+    temporal: bool = True
+    """False: every frame starts with an empty memory (the "without temporal" ablation / per-frame baseline)."""
     min_confidence: float = 0.0
     uncertainty_scale_m: float = 0.02
     """Mean predicted landmark sigma at which confidence falls to exp(-1)."""
@@ -252,7 +254,7 @@ class Tracker:
             num_views[row] = k
             hand_index[row] = hand
         hands = [b[0] for b in batch]
-        use_memory = torch.tensor([h in self._states for h in hands])
+        use_memory = torch.tensor([self.options.temporal and h in self._states for h in hands])
         memories = [self._states[h] if h in self._states else None for h in hands]
         state = None
         if use_memory.any():
