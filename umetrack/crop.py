@@ -218,10 +218,41 @@ def crop_pixel_grid(size: int, dtype: torch.dtype = torch.float64) -> torch.Tens
     return torch.stack([u.reshape(-1), v.reshape(-1)], dim=-1)
 
 
+MAP_GRID_STEP = 5
+"""The sampling maps are smooth (a fisheye seen through a narrow pinhole crop), so they are computed
+on every 5th pixel (a 20x20 grid for 96 px, which includes both borders) and interpolated
+bilinearly: 23x fewer projections, error well under 0.01 px (``tests/test_crop.py``)."""
+
+
+def _interpolation_matrix(size: int, step: int) -> np.ndarray | None:
+    """(size, n) linear interpolation from samples at 0, step, ..., size-1 (None if they do not end there)."""
+    if (size - 1) % step:
+        return None
+    n = (size - 1) // step + 1
+    x = np.arange(size) / step
+    low = np.minimum(np.floor(x).astype(int), n - 2)
+    weight = x - low
+    matrix = np.zeros((size, n), np.float32)
+    matrix[np.arange(size), low] = 1.0 - weight
+    matrix[np.arange(size), low + 1] = weight
+    return matrix
+
+
 def warp_maps(crop: CropCamera, source: Camera) -> tuple[np.ndarray, np.ndarray]:
     """OpenCV remap maps (map_x, map_y), each (size, size) float32, for an unbatched crop."""
-    uv = crop_pixels_to_source(crop, source, crop_pixel_grid(crop.size, crop.focal.dtype))
-    uv = uv.reshape(crop.size, crop.size, 2).to(torch.float32).numpy()
+    dtype = torch.float32
+    crop32 = CropCamera(crop.T_crop_from_world.to(dtype), crop.focal.to(dtype), crop.size, crop.hand_index)
+    interpolate = _interpolation_matrix(crop.size, MAP_GRID_STEP)
+    if interpolate is not None:
+        coarse_size = interpolate.shape[1]
+        coarse = crop_pixels_to_source(crop32, source, crop_pixel_grid(coarse_size, dtype) * MAP_GRID_STEP)
+        coarse = coarse.reshape(coarse_size, coarse_size, 2).numpy()
+        # Where a coarse sample leaves the lens (marked -1), interpolation would smear the marker
+        # into valid pixels: compute those crops densely instead.
+        if not (coarse == -1.0).all(-1).any():
+            return tuple(np.ascontiguousarray(interpolate @ coarse[..., k] @ interpolate.T) for k in (0, 1))
+    uv = crop_pixels_to_source(crop32, source, crop_pixel_grid(crop.size, dtype))
+    uv = uv.reshape(crop.size, crop.size, 2).numpy()
     return np.ascontiguousarray(uv[..., 0]), np.ascontiguousarray(uv[..., 1])
 
 
