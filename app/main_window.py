@@ -10,8 +10,11 @@ from app.panels.hand_pose import HandPosePanel
 from app.panels.scene3d import Scene3DPanel
 from app.panels.transport import TransportPanel
 from app.panels.views_grid import ViewsGridPanel
-from app.session import Session
+from app.session import RESOURCES, Session
+from app.workers import TrackingWorker
 from umetrack.errors import UmeTrackError
+from umetrack.track.results import REASONS
+from umetrack.track.tracker import Reason, TrackerOptions
 
 ORGANIZATION, APPLICATION = "UmeTrack", "UmeTrack Studio"
 
@@ -39,6 +42,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.transport_dock = self._dock("Transport", "transport_dock", self.transport, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
         self.transport.install_shortcuts(self)
 
+        self.tracking_worker: TrackingWorker | None = None
+        self.tracking_cache: dict[tuple, object] = {}
+        self.progress_bar = QtWidgets.QProgressBar()
+        self.progress_bar.setMaximumWidth(240)
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_tracking)
+        for widget in (self.progress_bar, self.cancel_button):
+            widget.hide()
+            self.statusBar().addPermanentWidget(widget)
+
         self._build_menus()
         session.recording_changed.connect(self._on_recording_changed)
         self._on_recording_changed(session.recording)
@@ -60,9 +73,14 @@ class MainWindow(QtWidgets.QMainWindow):
         quit_action = file_menu.addAction("&Quit", self.close)
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
 
+        tracking_menu = self.menuBar().addMenu("&Tracking")
+        self.run_tracker_action = tracking_menu.addAction("&Run tracker…", self.run_tracker_dialog)
+        self.run_tracker_action.setShortcut(QtGui.QKeySequence("Ctrl+T"))
+        tracking_menu.addAction("&Clear results", lambda: self.session.set_tracking(None))
+
         view_menu = self.menuBar().addMenu("&View")
         self.layer_actions: dict[str, QtGui.QAction] = {}
-        for key, name in zip("MSG", self.session.LAYERS):
+        for key, name in zip("MSPGC", self.session.LAYERS):
             action = view_menu.addAction(f"Show {name}")
             action.setCheckable(True)
             action.setChecked(self.session.visible_layers[name])
@@ -103,6 +121,92 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         return True
 
+    # -- tracking ------------------------------------------------------------------------------
+
+    def run_tracker_dialog(self) -> None:
+        if self.session.recording is None:
+            QtWidgets.QMessageBox.information(self, "Run tracker", "Open a recording first.")
+            return
+        dialog = QtWidgets.QDialog(self)
+        dialog.setWindowTitle("Run tracker")
+        form = QtWidgets.QFormLayout(dialog)
+        model_edit = QtWidgets.QLineEdit(self.settings.value("tracking/model", str(RESOURCES / "weights" / "umetrack_light.pt")))
+        browse = QtWidgets.QPushButton("Browse…")
+        browse.clicked.connect(lambda: model_edit.setText(
+            QtWidgets.QFileDialog.getOpenFileName(dialog, "Model weights", model_edit.text(), "Weights (*.pt *.torch)")[0] or model_edit.text()))  # fmt: skip
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(model_edit, 1)
+        row.addWidget(browse)
+        form.addRow("Model", row)
+        skeleton = QtWidgets.QComboBox()
+        skeleton.addItems(["known", "unknown"])
+        crops = QtWidgets.QComboBox()
+        crops.addItems(["oracle", "tracked"])
+        form.addRow("Skeleton", skeleton)
+        form.addRow("Crops", crops)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
+            self.settings.setValue("tracking/model", model_edit.text())
+            self.run_tracker(model_edit.text(), TrackerOptions(skeleton=skeleton.currentText(), crops=crops.currentText()))
+
+    def run_tracker(self, model_path: str | Path, options: TrackerOptions) -> None:
+        """Track the open recording in a worker; results (cached per recording, model and options)
+        go to the session. The GUI stays live; progress and Cancel sit in the status bar."""
+        if self.session.recording is None or self.tracking_worker is not None:
+            return
+        key = (str(self.session.recording_path), str(model_path), options)
+        if key in self.tracking_cache:
+            self.session.set_tracking(self.tracking_cache[key])
+            self.statusBar().showMessage("Tracking results loaded from the cache")
+            return
+        if options.skeleton == "unknown":
+            QtWidgets.QMessageBox.information(self, "Run tracker", "The unknown-skeleton path runs in `umetrack eval --skeleton unknown`; the app tracks with the recording's hand model.")
+        hand_model = self.session.recording.hand_model or self.session.hand_model
+        worker = TrackingWorker(self.session.recording, str(model_path), hand_model, TrackerOptions(skeleton="known", crops=options.crops), self)
+        worker.progress.connect(self._on_tracking_progress)
+        worker.finished_tracking.connect(lambda results: self._on_tracking_finished(key, results))
+        worker.failed.connect(self._on_tracking_failed)
+        self.tracking_worker = worker
+        self.progress_bar.setValue(0)
+        self.progress_bar.show()
+        self.cancel_button.show()
+        self.statusBar().showMessage("Tracking…")
+        worker.start()
+
+    def cancel_tracking(self) -> None:
+        if self.tracking_worker is not None:
+            self.tracking_worker.cancel()
+
+    def _on_tracking_progress(self, done: int, total: int) -> None:
+        self.progress_bar.setMaximum(total)
+        self.progress_bar.setValue(done)
+
+    def _finish_tracking_ui(self) -> None:
+        if self.tracking_worker is not None:
+            self.tracking_worker.wait()
+        self.tracking_worker = None
+        self.progress_bar.hide()
+        self.cancel_button.hide()
+
+    def _on_tracking_finished(self, key: tuple, results) -> None:
+        self._finish_tracking_ui()
+        if str(self.session.recording_path) != key[0]:
+            return  # the user opened another recording meanwhile
+        self.tracking_cache[key] = results
+        self.session.set_tracking(results)
+        tracked = int((results.reasons == REASONS.index(Reason.TRACKED)).sum())
+        self.statusBar().showMessage(f"Tracked {tracked} hand-frames of {results.num_frames} frames")
+
+    def _on_tracking_failed(self, message: str) -> None:
+        self._finish_tracking_ui()
+        if message == "cancelled":
+            self.statusBar().showMessage("Tracking cancelled")
+        else:
+            QtWidgets.QMessageBox.warning(self, "Tracking failed", message)
+
     def _on_recording_changed(self, recording) -> None:
         if recording is None:
             self.setWindowTitle(APPLICATION)
@@ -140,6 +244,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.transport.pause()
+        if self.tracking_worker is not None:
+            self.tracking_worker.cancel()
+            self.tracking_worker.wait()
         self.views.shutdown()
         self.settings.setValue("main_window/geometry", self.saveGeometry())
         self.settings.setValue("main_window/state", self.saveState())

@@ -18,6 +18,7 @@ from umetrack.hand.io import load_hand_model
 from umetrack.hand.model import NUM_JOINTS, HandModel
 from umetrack.hand.pose import HandPose
 from umetrack.recording import Recording, open_recording
+from umetrack.track.results import TrackedRecording
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 DEFAULT_HAND_MODEL = RESOURCES / "hand_model.json"
@@ -53,9 +54,10 @@ class Session:
         hand_model_changed(model): a new hand model was loaded.
         pose_changed(hand_index): a displayed hand pose changed (manual edit or new frame).
         layer_toggled(name, visible): a layer was shown or hidden.
+        tracking_changed(results | None): tracker results for the open recording arrived (or were cleared).
     """
 
-    LAYERS = ("mesh", "skeleton", "floor", "cameras")
+    LAYERS = ("mesh", "skeleton", "prediction", "floor", "cameras")
 
     def __init__(self, hand_model_path: str | Path | None = None):
         """Raises FormatError for a bad hand model file (the caller decides how to report it)."""
@@ -65,6 +67,8 @@ class Session:
         self.hand_model_changed = Event("hand_model_changed")
         self.pose_changed = Event("pose_changed")
         self.layer_toggled = Event("layer_toggled")
+        self.tracking_changed = Event("tracking_changed")
+        self.tracking: TrackedRecording | None = None
         self.hand_model_path = Path(hand_model_path or DEFAULT_HAND_MODEL)
         self.hand_model: HandModel = load_hand_model(self.hand_model_path)
         self.recording: Recording | None = None
@@ -90,6 +94,7 @@ class Session:
             self.hand_model = recording.hand_model
             self.hand_model_changed.emit(self.hand_model)
         self.playhead = 0
+        self.set_tracking(None)
         self.recording_changed.emit(recording)
         self.playhead_changed.emit(self.playhead)
         self._emit_all_poses()
@@ -112,6 +117,13 @@ class Session:
 
     def step(self, delta: int) -> None:
         self.seek(self.playhead + delta)
+
+    def set_tracking(self, results: TrackedRecording | None) -> None:
+        """Attach tracker results to the open recording (their frame count must match)."""
+        if results is not None and (self.recording is None or results.num_frames != self.recording.num_frames):
+            raise ValueError("tracking results do not belong to the open recording")
+        self.tracking = results
+        self.tracking_changed.emit(results)
 
     # -- selection and layers --------------------------------------------------------------------
 

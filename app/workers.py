@@ -59,3 +59,45 @@ class FrameLoader(QtCore.QThread):
                 self.failed.emit(recording, frame, str(exc))
                 continue
             self.loaded.emit(recording, frame, images)
+
+
+class TrackingWorker(QtCore.QThread):
+    """Runs the tracker over a whole recording off the GUI thread.
+
+    Signals:
+    progress(done, total); finished_tracking(results); failed(message) (also on cancel).
+    """
+
+    progress = QtCore.Signal(int, int)
+    finished_tracking = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+    def __init__(self, recording: Recording, model_path: str, hand_model, options, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.recording = recording
+        self.model_path = model_path
+        self.hand_model = hand_model
+        self.options = options
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> None:
+        from umetrack.track.results import Cancelled, track_recording
+        from umetrack.train.loop import load_trained_network
+
+        try:
+            net, _config = load_trained_network(self.model_path)
+            results = track_recording(
+                net, self.recording, self.hand_model, self.options,
+                progress=lambda done, total: self.progress.emit(done, total),
+                should_stop=self._cancel.is_set,
+            )  # fmt: skip
+        except Cancelled:
+            self.failed.emit("cancelled")
+            return
+        except (UmeTrackError, OSError, ValueError, RuntimeError) as exc:
+            self.failed.emit(str(exc))
+            return
+        self.finished_tracking.emit(results)

@@ -161,7 +161,10 @@ class Scene3DPanel(QtWidgets.QWidget):
             for hand in self.meshes:
                 self._on_pose_changed(hand)
             return
-        {"floor": self.floor, "cameras": self.cameras_visual}[name].visible = visible
+        targets = {"floor": self.floor, "cameras": self.cameras_visual}
+        if name not in targets:
+            return  # not drawn in 3D (predictions are drawn in the camera views)
+        targets[name].visible = visible
         self.canvas.update()
 
     def _on_recording_changed(self, recording) -> None:

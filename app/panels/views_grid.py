@@ -38,10 +38,13 @@ class ViewsGridPanel(QtWidgets.QWidget):
         self.image_items: list[pg.ImageItem] = []
         self.skeleton_items: list[dict[int, pg.PlotCurveItem]] = []
         self.landmark_items: list[dict[int, pg.ScatterPlotItem]] = []
+        self.prediction_items: list[dict[int, pg.PlotCurveItem]] = []
         self.title_items: list[pg.TextItem] = []
         self.displayed_frame: int | None = None
         self.overlay_pixels: dict[tuple[int, int], np.ndarray] = {}
         """(view, hand) -> (21, 2) GT landmark pixels drawn at the playhead (NaN where not visible)."""
+        self.prediction_pixels: dict[tuple[int, int], np.ndarray] = {}
+        """(view, hand) -> (21, 2) predicted landmark pixels drawn at the playhead."""
 
         self.loader = FrameLoader(self)
         self.loader.loaded.connect(self._on_loaded)
@@ -52,6 +55,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         session.playhead_changed.connect(self._on_playhead_changed)
         session.layer_toggled.connect(lambda name, visible: self._refresh_overlays())
         session.hand_model_changed.connect(lambda _m: self._refresh_overlays())
+        session.tracking_changed.connect(lambda _r: self._refresh_overlays())
         self._on_recording_changed(session.recording)
 
     def shutdown(self) -> None:
@@ -65,6 +69,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         self.image_items.clear()
         self.skeleton_items.clear()
         self.landmark_items.clear()
+        self.prediction_items.clear()
         self.title_items.clear()
         self.displayed_frame = None
         self.overlay_pixels.clear()
@@ -85,6 +90,10 @@ class ViewsGridPanel(QtWidgets.QWidget):
             title.setPos(4, 4)
             box.addItem(title)
             skeletons, landmarks = {}, {}
+            predictions = {}
+            for hand in HAND_PENS:
+                predictions[hand] = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=2, style=QtCore.Qt.PenStyle.DashLine), connect="pairs")
+                box.addItem(predictions[hand])
             for hand, color in HAND_PENS.items():
                 skeletons[hand] = pg.PlotCurveItem(pen=pg.mkPen(color, width=2), connect="pairs")
                 landmarks[hand] = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(color), pen=None)
@@ -96,6 +105,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
             self.title_items.append(title)
             self.skeleton_items.append(skeletons)
             self.landmark_items.append(landmarks)
+            self.prediction_items.append(predictions)
         self._on_playhead_changed(self.session.playhead)
 
     # -- frames ----------------------------------------------------------------------------------
@@ -130,6 +140,8 @@ class ViewsGridPanel(QtWidgets.QWidget):
         cameras = recording.cameras(frame)
         show = self.session.visible_layers["skeleton"]
         self.overlay_pixels.clear()
+        self.prediction_pixels.clear()
+        self._draw_predictions(frame, cameras)
         for view in range(recording.num_views):
             for hand in (0, 1):
                 pose = self.session.displayed_pose(hand)
@@ -151,3 +163,22 @@ class ViewsGridPanel(QtWidgets.QWidget):
                 curve.setData(segments[keep, 0], segments[keep, 1])
                 finite = np.isfinite(pixels).all(1)
                 scatter.setData(pixels[finite, 0], pixels[finite, 1])
+
+    def _draw_predictions(self, frame: int, cameras) -> None:
+        """The tracker's predicted skeletons (white, dashed) where results exist for this frame."""
+        tracking = self.session.tracking
+        show = self.session.visible_layers["prediction"] and tracking is not None and cameras is not None
+        for view, items in enumerate(self.prediction_items):
+            for hand, curve in items.items():
+                points = tracking.landmarks[frame, hand] if show else None
+                if points is None or not np.isfinite(points).all():
+                    curve.setData([], [])
+                    continue
+                pixels, valid = cameras[view].project_world(torch.as_tensor(points, dtype=torch.float64))
+                in_front = cameras[view].world_to_eye(torch.as_tensor(points, dtype=torch.float64))[..., 2] > 0
+                pixels = pixels.numpy().copy()
+                pixels[~(valid & in_front).numpy()] = np.nan
+                self.prediction_pixels[(view, hand)] = pixels
+                segments = pixels[np.asarray(SKELETON_BONES)].reshape(-1, 2)
+                keep = np.isfinite(segments).all(1).reshape(-1, 2).all(1).repeat(2)
+                curve.setData(segments[keep, 0], segments[keep, 1])

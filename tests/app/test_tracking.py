@@ -1,0 +1,63 @@
+"""Run the tracker from the app: worker thread, progress, cache, cancel, bad model file."""
+
+import numpy as np
+import pytest
+import torch
+from PySide6 import QtWidgets
+
+from umetrack.model.checkpoint import save_checkpoint
+from umetrack.recording import write_umetrack_raw
+from umetrack.synth.recording import synthetic_recording
+from umetrack.track.tracker import TrackerOptions
+from umetrack.train.loop import TrainConfig, make_network
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def opened(main_window, hand_model, tmp_path):
+    recording = synthetic_recording(hand_model, 8, seed=21, num_views=2)
+    video, _ = write_umetrack_raw(recording, tmp_path / "recording_00", crf=18)
+    main_window.open_recording(video)
+    torch.manual_seed(0)
+    weights = tmp_path / "weights.pt"
+    save_checkpoint(weights, {"model": make_network("light").state_dict(), "config": TrainConfig(encoder="light").to_json()})
+    return main_window, weights
+
+
+def test_tracker_runs_in_a_worker_and_results_reach_the_session(opened, qtbot):
+    window, weights = opened
+    window.run_tracker(weights, TrackerOptions(crops="oracle"))
+    assert window.progress_bar.isVisible() or window.tracking_worker is None
+    qtbot.waitUntil(lambda: window.session.tracking is not None, timeout=60000)
+    results = window.session.tracking
+    assert results.num_frames == 8
+    used = results.views >= 0
+    assert used.any()
+    assert results.crop_images[used].std() > 5  # the crops the network saw are real images
+    assert not window.progress_bar.isVisible()
+    # A second run with the same recording, model and options comes from the cache at once.
+    window.session.set_tracking(None)
+    window.run_tracker(weights, TrackerOptions(crops="oracle"))
+    assert window.session.tracking is results
+
+
+def test_cancel_stops_tracking_and_keeps_the_app_usable(opened, qtbot):
+    window, weights = opened
+    window.run_tracker(weights, TrackerOptions(crops="tracked"))
+    window.cancel_tracking()
+    qtbot.waitUntil(lambda: window.tracking_worker is None, timeout=60000)
+    window.session.seek(3)
+    assert window.session.playhead == 3
+
+
+def test_bad_model_file_is_reported(opened, qtbot, tmp_path, monkeypatch):
+    window, _weights = opened
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not torch")
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    window.run_tracker(bad, TrackerOptions())
+    qtbot.waitUntil(lambda: bool(shown), timeout=30000)
+    assert "bad.pt" in shown[0]
+    assert window.session.tracking is None

@@ -1,0 +1,101 @@
+"""Tracking results of a whole recording, as arrays (what the app caches, plots and inspects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from umetrack.crop import CROP_SIZE
+from umetrack.hand.model import HandModel
+from umetrack.model.network import UmeTrackNet
+from umetrack.recording import Recording
+from umetrack.track.tracker import MAX_VIEWS, Reason, Tracker, TrackerOptions
+
+REASONS = tuple(Reason)
+"""Reason codes by their index in ``TrackedRecording.reasons``."""
+
+
+class Cancelled(Exception):
+    """Raised out of ``track_recording`` when its ``should_stop`` callback says so."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrackedRecording:
+    """Per-frame tracker output for N frames, both hands (hand axis 0 = left, 1 = right).
+
+    Attributes:
+        landmarks: (N, 2, 21, 3) predicted world landmarks, metres; NaN where not tracked.
+        reasons: (N, 2) index into ``REASONS``.
+        views: (N, 2, 2) camera index of each crop, -1 where unused.
+        crop_images: (N, 2, 2, 96, 96) uint8 network inputs.
+        T_crop_from_world: (N, 2, 2, 4, 4) and focal (N, 2, 2): the crop cameras (NaN where unused).
+        confidence: (N, 2).
+        options: how the tracker ran.
+    """
+
+    landmarks: np.ndarray
+    reasons: np.ndarray
+    views: np.ndarray
+    crop_images: np.ndarray
+    T_crop_from_world: np.ndarray
+    focal: np.ndarray
+    confidence: np.ndarray
+    options: TrackerOptions
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.landmarks.shape[0])
+
+    def reason(self, frame: int, hand: int) -> Reason:
+        return REASONS[int(self.reasons[frame, hand])]
+
+
+def track_recording(
+    net: UmeTrackNet,
+    recording: Recording,
+    hand_model: HandModel,
+    options: TrackerOptions,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrackedRecording:
+    """Run the tracker over every frame (oracle crops use the recording's GT).
+
+    Tracked crops start from the GT pose the first time a hand appears (the bootstrap detector is
+    not trained yet) and then follow the tracker's own predictions.
+    """
+    frame_holder = {"frame": 0}
+
+    def bootstrap(images, cameras):
+        return {h: p for h, p in recording.gt_poses(frame_holder["frame"]).items() if p.confidence >= 0.5}
+
+    tracker = Tracker(net, hand_model, options, detector=bootstrap if options.crops == "tracked" else None,
+                      camera_angles_deg=recording.camera_angles_deg)  # fmt: skip
+    n = recording.num_frames
+    landmarks = np.full((n, 2, 21, 3), np.nan, np.float32)
+    reasons = np.zeros((n, 2), np.int8)
+    views = np.full((n, 2, MAX_VIEWS), -1, np.int8)
+    crops = np.zeros((n, 2, MAX_VIEWS, CROP_SIZE, CROP_SIZE), np.uint8)
+    T_crop = np.full((n, 2, MAX_VIEWS, 4, 4), np.nan, np.float32)
+    focal = np.full((n, 2, MAX_VIEWS), np.nan, np.float32)
+    confidence = np.zeros((n, 2), np.float32)
+    for frame in range(n):
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"tracking cancelled at frame {frame}")
+        frame_holder["frame"] = frame
+        result = tracker.step(recording.images(frame), recording.cameras(frame), recording.gt_poses(frame))
+        for hand, hand_result in result.hands.items():
+            reasons[frame, hand] = REASONS.index(hand_result.reason)
+            confidence[frame, hand] = hand_result.confidence
+            if hand_result.landmarks is not None:
+                landmarks[frame, hand] = hand_result.landmarks
+            for k, (view, crop) in enumerate(zip(hand_result.views, hand_result.crops)):
+                views[frame, hand, k] = view
+                T_crop[frame, hand, k] = crop.T_crop_from_world.numpy()
+                focal[frame, hand, k] = float(crop.focal)
+                if hand_result.crop_images is not None:
+                    crops[frame, hand, k] = hand_result.crop_images[k]
+        if progress is not None:
+            progress(frame + 1, n)
+    return TrackedRecording(landmarks, reasons, views, crops, T_crop, focal, confidence, options)
