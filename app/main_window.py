@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.panels.crops import CropsPanel
 from app.panels.hand_pose import HandPosePanel
 from app.panels.scene3d import Scene3DPanel
 from app.panels.transport import TransportPanel
@@ -34,7 +35,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.scene3d_dock = self._dock("3D", "scene3d_dock", self.scene3d, right)
         self.hand_pose = HandPosePanel(session)
         self.hand_pose_dock = self._dock("Hand pose", "hand_pose_dock", self.hand_pose, right)
+        self.crops = CropsPanel(session)
+        self.crops_dock = self._dock("Crops", "crops_dock", self.crops, right)
         self.tabifyDockWidget(self.scene3d_dock, self.hand_pose_dock)
+        self.tabifyDockWidget(self.scene3d_dock, self.crops_dock)
         self.scene3d_dock.raise_()
         # The camera views are the main thing to look at: give them most of the width by default.
         self.resizeDocks([self.scene3d_dock], [460], QtCore.Qt.Orientation.Horizontal)
@@ -91,7 +95,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view_menu.addSeparator()
         reset = view_menu.addAction("&Reset 3D view", self.scene3d.reset_view)
         reset.setShortcut(QtGui.QKeySequence("R"))
-        for dock in (self.scene3d_dock, self.hand_pose_dock, self.transport_dock):
+        for dock in (self.scene3d_dock, self.crops_dock, self.hand_pose_dock, self.transport_dock):
             view_menu.addAction(dock.toggleViewAction())
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:

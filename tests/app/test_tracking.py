@@ -36,6 +36,13 @@ def test_tracker_runs_in_a_worker_and_results_reach_the_session(opened, qtbot):
     assert used.any()
     assert results.crop_images[used].std() > 5  # the crops the network saw are real images
     assert not window.progress_bar.isVisible()
+    # The crops panel shows the crop the network saw, and the prediction in its crop space.
+    frame, hand, slot = (int(i[0]) for i in np.nonzero(used))
+    window.session.seek(frame)
+    shown = window.crops.images[(hand, slot)].image
+    np.testing.assert_array_equal(shown, results.crop_images[frame, hand, slot])
+    if np.isfinite(results.landmarks[frame, hand]).all():
+        assert window.crops.crop_landmarks[(hand, slot)].shape == (21, 2)
     # A second run with the same recording, model and options comes from the cache at once.
     window.session.set_tracking(None)
     window.run_tracker(weights, TrackerOptions(crops="oracle"))

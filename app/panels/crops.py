@@ -1,0 +1,105 @@
+"""The 96x96 perspective crops each hand was tracked from, per view, with GT and predicted landmarks
+drawn in crop space and the crop camera's provenance (source view, focal length, field of view)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6 import QtWidgets
+
+from app.session import Session
+from umetrack.crop import CROP_SIZE, CropCamera
+from umetrack.hand import fk
+from umetrack.hand.model import HAND_NAMES, SKELETON_BONES
+from umetrack.track.results import REASONS
+
+GT_PEN = (120, 220, 120)
+PREDICTION_PEN = (255, 255, 255)
+
+
+class CropsPanel(QtWidgets.QWidget):
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("crops")
+        self.session = session
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground((24, 26, 30))
+        self.caption = QtWidgets.QLabel("Run the tracker (Tracking ▸ Run tracker…) to see the crops it used.")
+        self.caption.setWordWrap(True)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.caption)
+        self.images: dict[tuple[int, int], pg.ImageItem] = {}
+        self.gt_curves: dict[tuple[int, int], pg.PlotCurveItem] = {}
+        self.prediction_curves: dict[tuple[int, int], pg.PlotCurveItem] = {}
+        self.titles: dict[tuple[int, int], pg.TextItem] = {}
+        self.crop_landmarks: dict[tuple[int, int], np.ndarray] = {}
+        """(hand, slot) -> (21, 2) predicted landmarks in crop pixels at the playhead."""
+        for hand in (0, 1):
+            for slot in (0, 1):
+                box = self.graphics.addViewBox(row=hand, col=slot, lockAspect=True, invertY=True, enableMenu=False)
+                image = pg.ImageItem(axisOrder="row-major")
+                image.setImage(np.zeros((CROP_SIZE, CROP_SIZE), np.uint8), levels=(0, 255))
+                box.addItem(image)
+                gt = pg.PlotCurveItem(pen=pg.mkPen(GT_PEN, width=1.5), connect="pairs")
+                prediction = pg.PlotCurveItem(pen=pg.mkPen(PREDICTION_PEN, width=1.5), connect="pairs")
+                title = pg.TextItem("", color=(230, 230, 230), anchor=(0, 0))
+                title.setPos(1, 1)
+                for item in (gt, prediction, title):
+                    box.addItem(item)
+                box.setRange(xRange=(0, CROP_SIZE), yRange=(0, CROP_SIZE), padding=0.02)
+                key = (hand, slot)
+                self.images[key], self.gt_curves[key], self.prediction_curves[key], self.titles[key] = image, gt, prediction, title
+        session.tracking_changed.connect(lambda _r: self.refresh())
+        session.playhead_changed.connect(lambda _f: self.refresh())
+        session.recording_changed.connect(lambda _r: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        tracking = self.session.tracking
+        recording = self.session.recording
+        frame = self.session.playhead
+        self.crop_landmarks.clear()
+        self.caption.setVisible(tracking is None)
+        for (hand, slot), image in self.images.items():
+            view = int(tracking.views[frame, hand, slot]) if tracking is not None else -1
+            if view < 0:
+                image.setImage(np.zeros((CROP_SIZE, CROP_SIZE), np.uint8), levels=(0, 255))
+                self.gt_curves[(hand, slot)].setData([], [])
+                self.prediction_curves[(hand, slot)].setData([], [])
+                reason = tracking.reason(frame, hand).value if tracking is not None else ""
+                self.titles[(hand, slot)].setText(f"{HAND_NAMES[hand]}: {reason}" if slot == 0 and reason else "")
+                continue
+            image.setImage(tracking.crop_images[frame, hand, slot], levels=(0, 255))
+            crop = CropCamera(
+                torch.as_tensor(tracking.T_crop_from_world[frame, hand, slot], dtype=torch.float64),
+                torch.as_tensor(tracking.focal[frame, hand, slot], dtype=torch.float64),
+                CROP_SIZE,
+                hand,
+            )
+            fov = math.degrees(2 * math.atan(CROP_SIZE / 2 / float(crop.focal)))
+            label = recording.view_labels[view] if recording is not None else str(view)
+            status = REASONS[int(tracking.reasons[frame, hand])].value
+            self.titles[(hand, slot)].setText(f"{HAND_NAMES[hand][0].upper()} {label} {fov:.0f}° {status}")
+            predicted = tracking.landmarks[frame, hand]
+            self._draw(self.prediction_curves[(hand, slot)], crop, predicted, (hand, slot))
+            pose = self.session.displayed_pose(hand) if self.session.follows_recording else None
+            gt = None
+            if pose is not None:
+                with torch.no_grad():
+                    gt = fk.landmarks(self.session.hand_model.to(torch.float64), pose.joint_angles, pose.T_world_from_wrist, hand).numpy()
+            self._draw(self.gt_curves[(hand, slot)], crop, gt, None)
+
+    def _draw(self, curve: pg.PlotCurveItem, crop: CropCamera, points: np.ndarray | None, key) -> None:
+        if points is None or not np.isfinite(points).all():
+            curve.setData([], [])
+            return
+        pixels = crop.project(torch.as_tensor(points, dtype=torch.float64)[None])[0].numpy()
+        if key is not None:
+            self.crop_landmarks[key] = pixels
+        segments = pixels[np.asarray(SKELETON_BONES)].reshape(-1, 2)
+        curve.setData(segments[:, 0], segments[:, 1])
