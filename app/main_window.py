@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.panels.crops import CropsPanel
 from app.panels.hand_pose import HandPosePanel
+from app.panels.plots import PlotsPanel
 from app.panels.scene3d import Scene3DPanel
 from app.panels.transport import TransportPanel
 from app.panels.views_grid import ViewsGridPanel
@@ -42,9 +43,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.scene3d_dock.raise_()
         # The camera views are the main thing to look at: give them most of the width by default.
         self.resizeDocks([self.scene3d_dock], [460], QtCore.Qt.Orientation.Horizontal)
+        self.plots = PlotsPanel(session)
+        self.plots_dock = self._dock("Plots", "plots_dock", self.plots, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
         self.transport = TransportPanel(session)
         self.transport_dock = self._dock("Transport", "transport_dock", self.transport, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.plots_dock, self.transport_dock, QtCore.Qt.Orientation.Vertical)
         self.transport.install_shortcuts(self)
+        self.resizeDocks([self.plots_dock], [300], QtCore.Qt.Orientation.Vertical)
 
         self.tracking_worker: TrackingWorker | None = None
         self.tracking_cache: dict[tuple, object] = {}
@@ -95,7 +100,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view_menu.addSeparator()
         reset = view_menu.addAction("&Reset 3D view", self.scene3d.reset_view)
         reset.setShortcut(QtGui.QKeySequence("R"))
-        for dock in (self.scene3d_dock, self.crops_dock, self.hand_pose_dock, self.transport_dock):
+        for dock in (self.scene3d_dock, self.crops_dock, self.hand_pose_dock, self.plots_dock, self.transport_dock):
             view_menu.addAction(dock.toggleViewAction())
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:

@@ -68,3 +68,25 @@ def test_bad_model_file_is_reported(opened, qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: bool(shown), timeout=30000)
     assert "bad.pt" in shown[0]
     assert window.session.tracking is None
+
+
+def test_plots_show_error_over_time_and_a_click_seeks(opened, qtbot):
+    window, weights = opened
+    window.run_tracker(weights, TrackerOptions(crops="oracle"))
+    qtbot.waitUntil(lambda: window.session.tracking is not None, timeout=60000)
+    series = window.plots.series
+    assert "pinch_gt0" in series and len(series["pinch_gt0"]) == 8
+    truth_distance = series["pinch_gt0"]
+    assert np.isfinite(truth_distance).any() and (truth_distance[np.isfinite(truth_distance)] > 0).all()
+    window.session.seek(2)
+    assert window.plots.cursors[0].value() == 2
+    plot = window.plots.pinch_plot
+    plot.setXRange(0, 7, padding=0)
+    plot.setYRange(0, 200, padding=0)
+    qtbot.wait(50)
+    from PySide6 import QtCore
+
+    scene_point = plot.vb.mapViewToScene(QtCore.QPointF(6, 100))
+    view_point = window.plots.layout_widget.mapFromScene(scene_point)
+    qtbot.mouseClick(window.plots.layout_widget.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=view_point)
+    qtbot.waitUntil(lambda: window.session.playhead == 6, timeout=2000)

@@ -1,0 +1,109 @@
+"""Time plots (pyqtgraph): per-hand error against ground truth, jitter, and the thumb-index distance
+with the pinch thresholds; a cursor follows the playhead and a click seeks there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6 import QtCore, QtWidgets
+
+from app.session import Session
+from umetrack.hand import fk
+from umetrack.metrics import PINCH_ENTER_DISTANCE_M, PINCH_EXIT_DISTANCE_M, per_slot_accelerations
+
+HAND_COLORS = {0: (90, 158, 242), 1: (250, 158, 77)}
+
+
+def gt_landmarks(session: Session) -> np.ndarray | None:
+    """(2, N, 21, 3) GT landmarks of the open recording (NaN where a hand is absent), metres."""
+    recording = session.recording
+    if recording is None or recording.gt is None or recording.hand_model is None:
+        return None
+    gt = recording.gt
+    model = recording.hand_model.to(torch.float64)
+    out = np.full((2, recording.num_frames, 21, 3), np.nan)
+    with torch.no_grad():
+        for hand in (0, 1):
+            present = gt.present[:, hand]
+            if present.any():
+                angles = torch.as_tensor(gt.joint_angles[present, hand])
+                wrists = torch.as_tensor(gt.T_world_from_wrist[present, hand])
+                out[hand, present] = fk.landmarks(model, angles, wrists, hand).numpy()
+    return out
+
+
+class PlotsPanel(QtWidgets.QWidget):
+    """Series are recomputed when the recording or the tracking results change, never per frame."""
+
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("plots")
+        self.session = session
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.layout_widget)
+        self.error_plot = self.layout_widget.addPlot(row=0, col=0)
+        self.jitter_plot = self.layout_widget.addPlot(row=1, col=0)
+        self.pinch_plot = self.layout_widget.addPlot(row=2, col=0)
+        self.plots = (self.error_plot, self.jitter_plot, self.pinch_plot)
+        # Axis labels instead of titles: three plots share a short dock.
+        for plot, label in zip(self.plots, ("error (mm)", "jitter (mm/f²)", "thumb-index (mm)")):
+            plot.setLabel("left", label)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+        for plot in self.plots[1:]:
+            plot.setXLink(self.error_plot)
+        band = pg.LinearRegionItem((PINCH_ENTER_DISTANCE_M * 1000, PINCH_EXIT_DISTANCE_M * 1000), orientation="horizontal", movable=False,
+                                   brush=pg.mkBrush(255, 255, 255, 30), pen=pg.mkPen(None))  # fmt: skip
+        self.pinch_plot.addItem(band)
+        self.cursors = []
+        for plot in self.plots:
+            cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((230, 230, 90), width=1))
+            plot.addItem(cursor)
+            self.cursors.append(cursor)
+        self.layout_widget.scene().sigMouseClicked.connect(self._on_click)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for hand, color in HAND_COLORS.items():
+            self.curves[f"error{hand}"] = self.error_plot.plot(pen=pg.mkPen(color, width=1.5))
+            self.curves[f"jitter{hand}"] = self.jitter_plot.plot(pen=pg.mkPen(color, width=1.5))
+            self.curves[f"pinch_gt{hand}"] = self.pinch_plot.plot(pen=pg.mkPen(color, width=1.5))
+            self.curves[f"pinch_pred{hand}"] = self.pinch_plot.plot(pen=pg.mkPen(color, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
+        self.series: dict[str, np.ndarray] = {}
+        session.recording_changed.connect(lambda _r: self.recompute())
+        session.tracking_changed.connect(lambda _r: self.recompute())
+        session.playhead_changed.connect(self._on_playhead)
+        self.recompute()
+
+    def recompute(self) -> None:
+        self.series.clear()
+        truth = gt_landmarks(self.session)
+        tracking = self.session.tracking
+        predicted = None if tracking is None else np.moveaxis(tracking.landmarks.astype(np.float64), 1, 0)  # (2, N, 21, 3)
+        for hand in (0, 1):
+            if truth is not None:
+                self.series[f"pinch_gt{hand}"] = 1000 * np.linalg.norm(truth[hand, :, 0] - truth[hand, :, 1], axis=-1)
+            if predicted is not None:
+                valid = np.isfinite(predicted[hand]).all((-1, -2))
+                self.series[f"pinch_pred{hand}"] = 1000 * np.linalg.norm(predicted[hand, :, 0] - predicted[hand, :, 1], axis=-1)
+                self.series[f"jitter{hand}"] = per_slot_accelerations(np.nan_to_num(predicted[hand]), valid)
+                if truth is not None:
+                    self.series[f"error{hand}"] = 1000 * np.linalg.norm(truth[hand] - predicted[hand], axis=-1).mean(-1)
+        for key, curve in self.curves.items():
+            values = self.series.get(key)
+            if values is None:
+                curve.setData([], [])
+            else:
+                curve.setData(np.arange(len(values)), values, connect="finite")
+        self._on_playhead(self.session.playhead)
+
+    def _on_playhead(self, frame: int) -> None:
+        for cursor in self.cursors:
+            cursor.setValue(frame)
+
+    def _on_click(self, event) -> None:
+        for plot in self.plots:
+            if plot.sceneBoundingRect().contains(event.scenePos()):
+                x = plot.vb.mapSceneToView(event.scenePos()).x()
+                self.session.seek(int(round(x)))
+                return
