@@ -95,6 +95,10 @@ class PlotsPanel(QtWidgets.QWidget):
                 curve.setData([], [])
             else:
                 curve.setData(np.arange(len(values)), values, connect="finite")
+        # The x axes are linked to the error plot, which may be empty: frame them on the recording.
+        self.error_plot.setXRange(0, max(1, self.session.num_frames - 1), padding=0.01)
+        for plot in self.plots:
+            plot.enableAutoRange(axis="y")
         self._on_playhead(self.session.playhead)
 
     def _on_playhead(self, frame: int) -> None:

@@ -17,6 +17,17 @@ from umetrack.hand.model import SKELETON_BONES
 HAND_PENS = {0: (90, 158, 242), 1: (250, 158, 77)}
 
 
+def _pixels_in_view(camera, points: torch.Tensor) -> np.ndarray:
+    """(21, 2) pixels of world points, NaN where a point is not visible in the image (behind the
+    camera, beyond the lens, or outside the frame)."""
+    with torch.no_grad():
+        pixels, _valid = camera.project_world(points)
+        visible = camera.visible(points)
+    pixels = pixels.numpy().copy()
+    pixels[~visible.numpy()] = np.nan
+    return pixels
+
+
 class ViewsGridPanel(QtWidgets.QWidget):
     """One image per camera in a grid; decoding happens in a ``FrameLoader`` thread."""
 
@@ -152,10 +163,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
                     continue
                 with torch.no_grad():
                     points = fk.landmarks(self.session.hand_model.to(torch.float64), pose.joint_angles, pose.T_world_from_wrist, hand)
-                    pixels, valid = cameras[view].project_world(points)
-                    in_front = cameras[view].world_to_eye(points)[..., 2] > 0
-                pixels = pixels.numpy().copy()
-                pixels[~(valid & in_front).numpy()] = np.nan
+                pixels = _pixels_in_view(cameras[view], points)
                 self.overlay_pixels[(view, hand)] = pixels
                 bones = np.asarray(SKELETON_BONES)
                 segments = pixels[bones].reshape(-1, 2)
@@ -174,10 +182,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
                 if points is None or not np.isfinite(points).all():
                     curve.setData([], [])
                     continue
-                pixels, valid = cameras[view].project_world(torch.as_tensor(points, dtype=torch.float64))
-                in_front = cameras[view].world_to_eye(torch.as_tensor(points, dtype=torch.float64))[..., 2] > 0
-                pixels = pixels.numpy().copy()
-                pixels[~(valid & in_front).numpy()] = np.nan
+                pixels = _pixels_in_view(cameras[view], torch.as_tensor(points, dtype=torch.float64))
                 self.prediction_pixels[(view, hand)] = pixels
                 segments = pixels[np.asarray(SKELETON_BONES)].reshape(-1, 2)
                 keep = np.isfinite(segments).all(1).reshape(-1, 2).all(1).repeat(2)

@@ -76,10 +76,11 @@ def test_gt_overlay_lands_on_projected_landmarks(main_window, qtbot, raw_recordi
     from umetrack.hand import fk
 
     camera = recording.cameras(10)[0]
-    expected, valid = camera.project_world(fk.landmarks(recording.hand_model.to(pose.joint_angles.dtype), pose.joint_angles, pose.T_world_from_wrist, 0))
+    points = fk.landmarks(recording.hand_model.to(pose.joint_angles.dtype), pose.joint_angles, pose.T_world_from_wrist, 0)
+    expected, _ = camera.project_world(points)
     drawn = main_window.views.overlay_pixels[(0, 0)]
-    front = camera.world_to_eye(fk.landmarks(recording.hand_model.to(pose.joint_angles.dtype), pose.joint_angles, pose.T_world_from_wrist, 0))[:, 2] > 0
-    keep = (valid & front).numpy()
+    keep = camera.visible(points).numpy()
+    assert np.isnan(drawn[~keep]).all()  # nothing drawn off the image or behind the lens
     np.testing.assert_allclose(drawn[keep], expected.numpy()[keep], atol=1e-3)
     main_window.layer_actions["skeleton"].trigger()
     assert main_window.views.skeleton_items[0][0].xData is None or len(main_window.views.skeleton_items[0][0].xData) == 0
