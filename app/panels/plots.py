@@ -9,10 +9,10 @@ import torch
 from PySide6 import QtCore, QtWidgets
 
 from app.session import Session
+from app.style import HAND_RGB
 from umetrack.hand import fk
 from umetrack.metrics import PINCH_ENTER_DISTANCE_M, PINCH_EXIT_DISTANCE_M, per_slot_accelerations
 
-HAND_COLORS = {0: (90, 158, 242), 1: (250, 158, 77)}
 
 
 def gt_landmarks(session: Session) -> np.ndarray | None:
@@ -64,7 +64,7 @@ class PlotsPanel(QtWidgets.QWidget):
             self.cursors.append(cursor)
         self.layout_widget.scene().sigMouseClicked.connect(self._on_click)
         self.curves: dict[str, pg.PlotDataItem] = {}
-        for hand, color in HAND_COLORS.items():
+        for hand, color in HAND_RGB.items():
             self.curves[f"error{hand}"] = self.error_plot.plot(pen=pg.mkPen(color, width=1.5))
             self.curves[f"jitter{hand}"] = self.jitter_plot.plot(pen=pg.mkPen(color, width=1.5))
             self.curves[f"pinch_gt{hand}"] = self.pinch_plot.plot(pen=pg.mkPen(color, width=1.5))

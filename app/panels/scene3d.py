@@ -13,11 +13,11 @@ from PySide6 import QtWidgets
 from vispy import scene
 
 from app.session import Session
+from app.style import hand_rgba
 from umetrack.hand import fk
 from umetrack.hand.model import SKELETON_BONES
 from umetrack.mesh import vertex_normals
 
-HAND_COLORS = {0: (0.35, 0.62, 0.95, 1.0), 1: (0.98, 0.62, 0.30, 1.0)}
 FLOOR_HEIGHT_M = -0.35
 LIGHT_DIRECTION = (-0.4, 0.6, 1.0)
 
@@ -100,8 +100,8 @@ class Scene3DPanel(QtWidgets.QWidget):
         self.meshes: dict[int, SkinnedMesh] = {}
         self.skeletons: dict[int, scene.visuals.Line] = {}
         self._bones = np.asarray(SKELETON_BONES, dtype=np.int64)
-        for hand, color in HAND_COLORS.items():
-            self.meshes[hand] = SkinnedMesh(self.view.scene, self._faces(hand), color)
+        for hand in (0, 1):
+            self.meshes[hand] = SkinnedMesh(self.view.scene, self._faces(hand), hand_rgba(hand))
             self.skeletons[hand] = scene.visuals.Line(connect="segments", color=(1, 1, 1, 1), width=2, parent=self.view.scene)
             self.skeletons[hand].set_gl_state(depth_test=False)
             self.skeletons[hand].order = 10

@@ -10,11 +10,11 @@ import torch
 from PySide6 import QtCore, QtWidgets
 
 from app.session import Session
+from app.style import HAND_RGB
 from app.workers import FrameLoader
 from umetrack.hand import fk
 from umetrack.hand.model import SKELETON_BONES
 
-HAND_PENS = {0: (90, 158, 242), 1: (250, 158, 77)}
 
 
 def _pixels_in_view(camera, points: torch.Tensor) -> np.ndarray:
@@ -102,10 +102,10 @@ class ViewsGridPanel(QtWidgets.QWidget):
             box.addItem(title)
             skeletons, landmarks = {}, {}
             predictions = {}
-            for hand in HAND_PENS:
+            for hand in HAND_RGB:
                 predictions[hand] = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=2, style=QtCore.Qt.PenStyle.DashLine), connect="pairs")
                 box.addItem(predictions[hand])
-            for hand, color in HAND_PENS.items():
+            for hand, color in HAND_RGB.items():
                 skeletons[hand] = pg.PlotCurveItem(pen=pg.mkPen(color, width=2), connect="pairs")
                 landmarks[hand] = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(color), pen=None)
                 box.addItem(skeletons[hand])
