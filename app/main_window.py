@@ -122,10 +122,14 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_recording(self, path: str | Path) -> bool:
         """Open a recording in any supported format; on failure show why and keep the current one."""
+        return self._try_open("recording", self.session.open_recording, path)
+
+    def _try_open(self, what: str, load, path: str | Path) -> bool:
+        """Run ``load(path)``; a bad file gets a warning naming why, and the session stays as it was."""
         try:
-            self.session.open_recording(path)
+            load(path)
         except UmeTrackError as exc:
-            QtWidgets.QMessageBox.warning(self, "Cannot open recording", str(exc))
+            QtWidgets.QMessageBox.warning(self, f"Cannot open {what}", str(exc))
             self.statusBar().showMessage(f"Not opened: {Path(path).name}")
             return False
         return True
@@ -234,11 +238,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_hand_model(self, path: str | Path) -> bool:
         """Load a hand model; on a bad file show why and keep the current one."""
-        try:
-            self.session.load_hand_model(path)
-        except UmeTrackError as exc:
-            QtWidgets.QMessageBox.warning(self, "Cannot open hand model", str(exc))
-            self.statusBar().showMessage(f"Not opened: {Path(path).name}")
+        if not self._try_open("hand model", self.session.load_hand_model, path):
             return False
         self.statusBar().showMessage(f"Hand model: {path}")
         return True
