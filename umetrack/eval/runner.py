@@ -33,6 +33,7 @@ from umetrack.metrics import (
 from umetrack.model.network import UmeTrackNet
 from umetrack.recording import Recording
 from umetrack.track.calibration import ScaleCalibration
+from umetrack.track.results import gt_bootstrap
 from umetrack.track.tracker import Reason, Tracker, TrackerOptions, select_views
 
 
@@ -83,16 +84,6 @@ def _true_scale(recording: Recording, generic: HandModel) -> float:
     return length(recording.hand_model) / length(generic)
 
 
-def _oracle_bootstrap(recording: Recording):
-    """Bootstrap hands from GT (until the learned detector exists); the tracker then follows its own predictions."""
-    state = {"frame": 0}
-
-    def detect(images, cameras):
-        return {h: p for h, p in recording.gt_poses(state["frame"]).items() if p.confidence >= 0.5}
-
-    return detect, state
-
-
 def calibrate_scale(net: UmeTrackNet, recording: Recording, generic: HandModel, samples: int = 30) -> ScaleCalibration:
     """Phase A of the unknown-skeleton protocol: predicted scales of 2-view hands, oracle crops."""
     tracker = Tracker(net, generic, TrackerOptions(skeleton="unknown", crops="oracle", min_views=2), camera_angles_deg=recording.camera_angles_deg)
@@ -115,7 +106,7 @@ def track_keypoints(
         predicted (2, N, 21, 3), truth (2, N, 21, 3) world metres (NaN where absent), valid (2, N)
         (GT present and seen by a camera in >= 19 landmarks), tracked (2, N).
     """
-    detector, detector_state = (None, None) if crops == "oracle" else _oracle_bootstrap(recording)
+    detector, detector_state = (None, None) if crops == "oracle" else gt_bootstrap(recording)
     options = TrackerOptions(skeleton="known", crops=crops, temporal=temporal)
     tracker = Tracker(net, model, options, detector=detector, camera_angles_deg=recording.camera_angles_deg)
     gt_model = recording.hand_model.to(torch.float64)

@@ -52,6 +52,17 @@ class TrackedRecording:
         return REASONS[int(self.reasons[frame, hand])]
 
 
+def gt_bootstrap(recording: Recording) -> tuple[Callable, dict[str, int]]:
+    """A detector that returns the GT poses of the frame in ``state["frame"]`` (set it before each
+    step): tracked crops start from GT when a hand appears, until the learned detector exists."""
+    state = {"frame": 0}
+
+    def detect(images, cameras):
+        return {h: p for h, p in recording.gt_poses(state["frame"]).items() if p.confidence >= 0.5}
+
+    return detect, state
+
+
 def track_recording(
     net: UmeTrackNet,
     recording: Recording,
@@ -65,11 +76,7 @@ def track_recording(
     Tracked crops start from the GT pose the first time a hand appears (the bootstrap detector is
     not trained yet) and then follow the tracker's own predictions.
     """
-    frame_holder = {"frame": 0}
-
-    def bootstrap(images, cameras):
-        return {h: p for h, p in recording.gt_poses(frame_holder["frame"]).items() if p.confidence >= 0.5}
-
+    bootstrap, frame_holder = gt_bootstrap(recording)
     tracker = Tracker(net, hand_model, options, detector=bootstrap if options.crops == "tracked" else None,
                       camera_angles_deg=recording.camera_angles_deg)  # fmt: skip
     n = recording.num_frames
