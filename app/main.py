@@ -12,8 +12,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="umetrack-studio", description="UmeTrack Studio: inspect hand tracking")
     parser.add_argument("recording", nargs="?", help="recording to open (UmeTrack raw .mp4/.json, challenge .tar, HOT3D folder); default: the bundled sample")
     parser.add_argument("--hand-model", help="hand model JSON (UmeTrack layout, mm); default: the bundled one")
+    parser.add_argument("--session", metavar="FILE", help="restore a saved session (sessions/*.session.json) instead of opening a recording")
     parser.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the main window and exit")
     args = parser.parse_args(argv)
+    if args.session and args.recording:
+        parser.error("give a recording or --session, not both (the session names its recording)")
 
     from PySide6 import QtCore, QtWidgets
     from vispy import app as vispy_app
@@ -22,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     qt_app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
 
     from app.main_window import MainWindow
-    from app.session import SAMPLE_RECORDING, Session
+    from app.session import Session
     from umetrack.errors import UmeTrackError
 
     try:
@@ -34,9 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = QtCore.QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QtCore.QSettings.Format.IniFormat) if args.screenshot else None
     window = MainWindow(session, settings)
     window.show()
-    recording = args.recording or (SAMPLE_RECORDING if SAMPLE_RECORDING.exists() else None)
-    if recording is not None:
-        window.open_recording(recording)
+    open_at_start(window, args.recording, args.session)
     if args.screenshot:
         def grab() -> None:
             window.grab().save(args.screenshot)
@@ -44,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
 
         QtCore.QTimer.singleShot(1500, grab)
     return qt_app.exec()
+
+
+def open_at_start(window, recording: str | None, session_file: str | None) -> None:
+    """Restore ``session_file`` if given; if there is none, or it cannot be restored (the window has
+    said why), open ``recording`` or else the bundled sample."""
+    from app.session import SAMPLE_RECORDING
+
+    if session_file is not None and window.session_actions.open(session_file):
+        return
+    recording = recording or (SAMPLE_RECORDING if SAMPLE_RECORDING.exists() else None)
+    if recording is not None:
+        window.open_recording(recording)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from app.panels.scene3d import Scene3DPanel
 from app.panels.transport import TransportPanel
 from app.panels.views_grid import ViewsGridPanel
 from app.session import RESOURCES, Session
+from app.session_actions import SessionActions
 from app.workers import TrackingWorker
 from umetrack.errors import UmeTrackError
 from umetrack.track.results import REASONS
@@ -78,6 +79,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_recording_action = file_menu.addAction("&Open recording…", self.open_recording_dialog)
         self.open_recording_action.setShortcut(QtGui.QKeySequence.StandardKey.Open)
         self.open_model_action = file_menu.addAction("Open &hand model…", self.open_hand_model_dialog)
+        file_menu.addSeparator()
+        self.session_actions = SessionActions(self, file_menu)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", self.close)
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)

@@ -145,7 +145,11 @@ class Session:
 
     def load_hand_model(self, path: str | Path) -> None:
         """Replace the hand model (raises FormatError and keeps the current one on a bad file)."""
-        self.hand_model = load_hand_model(path)
+        self.set_hand_model(load_hand_model(path), Path(path))
+
+    def set_hand_model(self, model: HandModel, path: Path) -> None:
+        """Show an already loaded hand model (restoring a session validates every file before applying any)."""
+        self.hand_model = model
         self.hand_model_path = Path(path)
         self.hand_model_changed.emit(self.hand_model)
         self._emit_all_poses()

@@ -1,0 +1,108 @@
+"""The session file format (Qt-free): round trip, portable paths, validation with named fields."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from app.session import SAMPLE_RECORDING, Session
+from app.session_file import (
+    REPO_ROOT,
+    SESSION_VERSION,
+    SessionState,
+    TrackerRun,
+    apply_view_state,
+    capture,
+    load_session_file,
+    save_session_file,
+)
+from umetrack.errors import FormatError
+
+
+def _state(tmp_path: Path) -> SessionState:
+    return SessionState(
+        recording_path=tmp_path / "data" / "recording_00.mp4",
+        hand_model_path=Path("/somewhere/else/hand_model.json"),
+        tracker=TrackerRun(tmp_path / "runs" / "weights.pt", "unknown", "tracked"),
+        playhead=42,
+        selected_hand=1,
+        visible_layers={"mesh": False, "skeleton": True},
+        dock_state=bytes(range(256)),
+    )
+
+
+def test_round_trip_keeps_every_field_and_writes_paths_relative_near_the_file(tmp_path):
+    state = _state(tmp_path)
+    path = tmp_path / "sessions" / "a.session.json"
+    save_session_file(path, state)
+    document = json.loads(path.read_text())
+    assert document["format"] == "umetrack-studio-session" and document["version"] == SESSION_VERSION
+    assert document["recording"] == "../data/recording_00.mp4"  # same folder tree: relative
+    assert document["tracker"] == {"model": "../runs/weights.pt", "skeleton": "unknown", "crops": "tracked"}
+    assert document["hand_model"] == "/somewhere/else/hand_model.json"  # elsewhere: absolute
+    assert load_session_file(path) == state
+    assert not [p for p in path.parent.iterdir() if p.name != path.name]  # no temporary left behind
+
+
+def test_paths_inside_the_checkout_survive_moving_it(tmp_path):
+    """A session in sessions/ names the sample relatively, so a moved checkout finds it again."""
+    state = SessionState(recording_path=SAMPLE_RECORDING)
+    document = state.to_json(REPO_ROOT / "sessions" / "x.session.json")
+    assert document["recording"] == "../resources/sample/recording_00.mp4"
+    moved = tmp_path / "moved_checkout"
+    (moved / "sessions").mkdir(parents=True)
+    (moved / "sessions" / "x.session.json").write_text(json.dumps(document))
+    restored = load_session_file(moved / "sessions" / "x.session.json")
+    assert restored.recording_path == (moved / "resources" / "sample" / "recording_00.mp4").resolve()
+
+
+def test_capture_and_apply_view_state():
+    session = Session()
+    session.set_layer_visible("floor", False)
+    session.select_hand(0)
+    state = capture(session, dock_state=b"layout")
+    assert state.visible_layers["floor"] is False and state.selected_hand == 0 and state.dock_state == b"layout"
+    other = Session()
+    # A layer saved by a newer Studio is ignored; layers the file omits keep their state.
+    apply_view_state(other, SessionState(visible_layers={"floor": False, "from_the_future": True}, selected_hand=1))
+    assert other.visible_layers["floor"] is False and other.visible_layers["mesh"] is True
+    assert other.selected_hand == 1
+
+
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (lambda d: d.update(version=99), "version", "unsupported version 99"),
+        (lambda d: d.update(format="something-else"), "format", "not a UmeTrack Studio session"),
+        (lambda d: d.pop("playhead"), "playhead", "missing"),
+        (lambda d: d.update(playhead=-3), "playhead", "frame number"),
+        (lambda d: d.update(selected_hand=2), "selected_hand", "0 (left)"),
+        (lambda d: d.update(layers={"mesh": "yes"}), "layers", "true/false"),
+        (lambda d: d.update(dock_state="***"), "dock_state", "base64"),
+        (lambda d: d["tracker"].update(crops="psychic"), "tracker.crops", "oracle"),
+        (lambda d: d.update(recording=17), "recording", "path string"),
+    ],
+)
+def test_invalid_fields_are_named(tmp_path, change, field, words):
+    path = tmp_path / "s.session.json"
+    document = _state(tmp_path).to_json(path)
+    change(document)
+    path.write_text(json.dumps(document))
+    with pytest.raises(FormatError) as info:
+        load_session_file(path)
+    assert info.value.field == field and words in str(info.value) and "s.session.json" in str(info.value)
+
+
+def test_truncated_and_non_json_files_raise_format_error(tmp_path):
+    path = tmp_path / "s.session.json"
+    save_session_file(path, _state(tmp_path))
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(FormatError, match="JSON at line"):
+        load_session_file(path)
+    path.write_bytes(os.urandom(64) + b"\xff")
+    with pytest.raises(FormatError):
+        load_session_file(path)
+    with pytest.raises(FormatError, match="file not found"):
+        load_session_file(tmp_path / "missing.session.json")

@@ -1,0 +1,149 @@
+"""Save a session from the window and restore it, as a user does (File ▸ Save session, Open session)."""
+
+import json
+
+import pytest
+import torch
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.main import open_at_start
+from umetrack.model.checkpoint import save_checkpoint
+from umetrack.recording import write_umetrack_raw
+from umetrack.synth.recording import synthetic_recording
+from umetrack.track.tracker import TrackerOptions
+from umetrack.train.loop import TrainConfig, make_network
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def project(hand_model, tmp_path):
+    """A project folder: data/ with two recordings, runs/ with weights, sessions/ for the files."""
+    videos = []
+    for index, seed in enumerate((21, 22)):
+        recording = synthetic_recording(hand_model, 8, seed=seed, num_views=2)
+        video, _ = write_umetrack_raw(recording, tmp_path / "data" / f"recording_{index:02d}", crf=18)
+        videos.append(video)
+    torch.manual_seed(0)
+    weights = tmp_path / "runs" / "weights.pt"
+    weights.parent.mkdir()
+    save_checkpoint(weights, {"model": make_network("light").state_dict(), "config": TrainConfig(encoder="light").to_json()})
+    return videos, weights, tmp_path / "sessions" / "look.session.json"
+
+
+def _tracked_window(window, qtbot, video, weights):
+    window.open_recording(video)
+    window.run_tracker(weights, TrackerOptions(crops="oracle"))
+    qtbot.waitUntil(lambda: window.session.tracking is not None, timeout=60000)
+    return window.session.tracking
+
+
+def _make_window(qtbot, settings):
+    from app.main_window import MainWindow
+    from app.session import Session
+
+    window = MainWindow(Session(), settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def test_save_then_restore_brings_back_recording_playhead_layers_layout_and_tracking(main_window, qtbot, project):
+    (video, other), weights, session_file = project
+    window = main_window
+    results = _tracked_window(window, qtbot, video, weights)
+    window.session.seek(6)
+    window.session.select_hand(1)
+    window.layer_actions["skeleton"].trigger()
+    window.plots_dock.hide()
+    assert window.session_actions.save_to(session_file)
+    document = json.loads(session_file.read_text())
+    assert document["recording"] == "../data/recording_00.mp4" and document["tracker"]["model"] == "../runs/weights.pt"
+    assert document["playhead"] == 6 and document["layers"]["skeleton"] is False
+
+    # Wander off: another recording, layers back on, the plots dock shown again.
+    window.open_recording(other)
+    window.layer_actions["skeleton"].trigger()
+    window.plots_dock.show()
+    assert window.session.tracking is None
+
+    assert window.session_actions.open(session_file)
+    assert window.session.recording_path == video.resolve()
+    assert window.session.playhead == 6 and window.transport.frame_box.value() == 6
+    assert window.session.selected_hand == 1
+    assert window.session.visible_layers["skeleton"] is False and not window.layer_actions["skeleton"].isChecked()
+    assert not window.views.overlay_pixels  # the GT skeleton layer is hidden in the views
+    assert window.plots_dock.isHidden()
+    assert window.session.tracking is results  # from the window's tracking cache, at once
+    qtbot.waitUntil(lambda: window.views.displayed_frame == 6, timeout=5000)
+
+
+def test_restore_in_a_fresh_window_reruns_the_tracker_in_the_worker(qtbot, settings, project, tmp_path):
+    (video, _other), weights, session_file = project
+    first = _make_window(qtbot, settings)
+    results = _tracked_window(first, qtbot, video, weights)
+    first.session.seek(3)
+    first.session_actions.save_to(session_file)
+
+    fresh_settings = QtCore.QSettings(str(tmp_path / "fresh.ini"), QtCore.QSettings.Format.IniFormat)
+    second = _make_window(qtbot, fresh_settings)
+    open_at_start(second, None, str(session_file))  # what `umetrack-studio --session FILE` does
+    assert second.session.playhead == 3
+    assert second.tracking_worker is not None and second.progress_bar.isVisible()  # not blocking the GUI
+    qtbot.waitUntil(lambda: second.session.tracking is not None, timeout=60000)
+    assert second.session.tracking.num_frames == results.num_frames
+    assert (second.session.tracking.reasons == results.reasons).all()
+    assert second.session.playhead == 3
+    assert str(session_file.resolve()) in second.session_actions.recent()
+
+
+@pytest.mark.parametrize(
+    "spoil, words",
+    [
+        (lambda text: text[: len(text) // 2], "JSON"),
+        (lambda text: text.replace('"version": 1', '"version": 7'), "unsupported version 7"),
+        (lambda text: text.replace("recording_00.mp4", "gone.mp4"), "gone"),
+    ],
+    ids=["truncated", "unknown-version", "missing-recording"],
+)
+def test_a_bad_session_file_warns_and_keeps_the_current_session(main_window, qtbot, project, monkeypatch, spoil, words):
+    (video, other), weights, session_file = project
+    window = main_window
+    window.open_recording(video)
+    window.session.seek(5)
+    window.session_actions.save_to(session_file)
+    session_file.write_text(spoil(session_file.read_text()))
+    window.open_recording(other)
+    window.session.seek(2)
+    window.layer_actions["mesh"].trigger()
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text: shown.append((title, text)))
+    assert window.session_actions.open(session_file) is False
+    assert shown and shown[0][0] == "Cannot open session" and words in shown[0][1]
+    assert window.session.recording_path == other and window.session.playhead == 2
+    assert window.session.visible_layers["mesh"] is False
+
+
+def test_ctrl_s_saves_to_the_session_file_and_save_as_asks_once(main_window, qtbot, project, monkeypatch):
+    (video, _other), _weights, session_file = project
+    window = main_window
+    window.open_recording(video)
+    asked = []
+
+    def fake_dialog(parent, title, start, filters):
+        asked.append(start)
+        return str(session_file), filters
+
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", fake_dialog)
+    assert window.session_actions.save_action.shortcut() == QtGui.QKeySequence("Ctrl+S")
+    window.session.seek(4)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert len(asked) == 1 and asked[0].endswith("recording_00.session.json")  # default: sessions/<recording>
+    assert json.loads(session_file.read_text())["playhead"] == 4
+    window.session.seek(7)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert len(asked) == 1  # saved in place, no second dialog
+    assert json.loads(session_file.read_text())["playhead"] == 7
+    window.session_actions._fill_recent_menu()
+    assert [a.text() for a in window.session_actions.recent_menu.actions()][0] == str(session_file.resolve())
