@@ -105,3 +105,34 @@ def make_recording(hand_model):
         )
 
     return make
+
+
+# -- tracker results built directly from landmarks (no trained weights needed) --
+
+
+@pytest.fixture
+def tracked_from_landmarks():
+    """Factory: a ``TrackedRecording`` holding the given (N, 2, 21, 3) predicted landmarks, stored
+    as the tracker stores them: reason "tracked" where a hand's landmarks are finite, else
+    ``reasons`` (an (N, 2) array of ``Reason``-index codes, default "not detected"); no crops."""
+    from umetrack.track.results import REASONS, TrackedRecording
+    from umetrack.track.tracker import Reason, TrackerOptions
+
+    def make(landmarks: np.ndarray, reasons: np.ndarray | None = None) -> TrackedRecording:
+        landmarks = np.asarray(landmarks, dtype=np.float32)
+        n = landmarks.shape[0]
+        tracked = np.isfinite(landmarks).all(axis=(-1, -2))
+        codes = np.full((n, 2), REASONS.index(Reason.NOT_DETECTED), np.int8) if reasons is None else np.asarray(reasons, np.int8).copy()
+        codes[tracked] = REASONS.index(Reason.TRACKED)
+        return TrackedRecording(
+            landmarks=landmarks,
+            reasons=codes,
+            views=np.full((n, 2, 2), -1, np.int8),
+            crop_images=np.zeros((n, 2, 2, 96, 96), np.uint8),
+            T_crop_from_world=np.full((n, 2, 2, 4, 4), np.nan, np.float32),
+            focal=np.full((n, 2, 2), np.nan, np.float32),
+            confidence=tracked.astype(np.float32),
+            options=TrackerOptions(),
+        )
+
+    return make

@@ -5,32 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6 import QtCore, QtWidgets
 
 from app.session import Session
 from app.style import HAND_RGB
-from umetrack.hand import fk
+from umetrack.eval.ground_truth import gt_landmarks as recording_gt_landmarks
 from umetrack.metrics import PINCH_ENTER_DISTANCE_M, PINCH_EXIT_DISTANCE_M, per_slot_accelerations
 
 
 
 def gt_landmarks(session: Session) -> np.ndarray | None:
     """(2, N, 21, 3) GT landmarks of the open recording (NaN where a hand is absent), metres."""
-    recording = session.recording
-    if recording is None or recording.gt is None or recording.hand_model is None:
-        return None
-    gt = recording.gt
-    model = recording.hand_model.to(torch.float64)
-    out = np.full((2, recording.num_frames, 21, 3), np.nan)
-    with torch.no_grad():
-        for hand in (0, 1):
-            present = gt.present[:, hand]
-            if present.any():
-                angles = torch.as_tensor(gt.joint_angles[present, hand])
-                wrists = torch.as_tensor(gt.T_world_from_wrist[present, hand])
-                out[hand, present] = fk.landmarks(model, angles, wrists, hand).numpy()
-    return out
+    truth = recording_gt_landmarks(session.recording) if session.recording is not None else None
+    return None if truth is None else np.moveaxis(truth, 1, 0)
 
 
 class PlotsPanel(QtWidgets.QWidget):
