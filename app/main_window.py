@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.exports import ExportActions
 from app.panels.crops import CropsPanel
 from app.panels.hand_pose import HandPosePanel
 from app.panels.plots import PlotsPanel
@@ -81,6 +82,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_model_action = file_menu.addAction("Open &hand model…", self.open_hand_model_dialog)
         file_menu.addSeparator()
         self.session_actions = SessionActions(self, file_menu)
+        file_menu.addSeparator()
+        self.export_actions = ExportActions(self, file_menu.addMenu("&Export"))
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", self.close)
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
@@ -259,6 +262,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.tracking_worker is not None:
             self.tracking_worker.cancel()
             self.tracking_worker.wait()
+        self.export_actions.shutdown()
         self.views.shutdown()
         self.settings.setValue("main_window/geometry", self.saveGeometry())
         self.settings.setValue("main_window/state", self.saveState())

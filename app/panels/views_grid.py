@@ -29,7 +29,14 @@ def _pixels_in_view(camera, points: torch.Tensor) -> np.ndarray:
 
 
 class ViewsGridPanel(QtWidgets.QWidget):
-    """One image per camera in a grid; decoding happens in a ``FrameLoader`` thread."""
+    """One image per camera in a grid; decoding happens in a ``FrameLoader`` thread.
+
+    Signals:
+    frame_shown(frame): the decoded images of ``frame`` were put on display (video export and the
+    playback benchmark wait for this, not for the playhead, which runs ahead of decoding).
+    """
+
+    frame_shown = QtCore.Signal(int)
 
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -135,6 +142,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         for item, image in zip(self.image_items, images):
             item.setImage(image, autoLevels=False, levels=(0, 255))
         self.displayed_frame = frame
+        self.frame_shown.emit(frame)
 
     def _on_failed(self, recording, frame: int, message: str) -> None:
         if recording is self.session.recording:

@@ -29,6 +29,8 @@ Writing (``write_video``), chosen to keep grayscale camera images faithful and r
   B-frames: a random seek decodes at most 14 extra frames and decode order equals display order.
 * Odd widths/heights (yuv420p needs even) are padded by repeating the last column/row; readers crop
   back to the layout given by the calibration.
+* Colour frames ((H, W, 3) RGB, e.g. the app's video export of what its panels show) go through
+  swscale to standard limited-range BT.601 yuv420p, which every player shows with the right colours.
 """
 
 from __future__ import annotations
@@ -218,7 +220,8 @@ def write_video(
     of frames written.
 
     Args:
-        frames: per frame, the uint8 (H, W_v) views (equal heights, sizes constant over frames).
+        frames: per frame, the uint8 (H, W_v) gray views, or (H, W_v, 3) RGB views (equal heights,
+            sizes and kind constant over frames).
         fps: nominal frame rate (> 0) stored in the container.
         crf: x264 constant rate factor, 0 (lossless) .. 51.
         keyframe_interval: frames between keyframes (also the worst-case seek cost).
@@ -242,7 +245,8 @@ def write_video(
                 stream = container.add_stream("libx264", rate=rate)
                 stream.width, stream.height = shape[1] + shape[1] % 2, shape[0] + shape[0] % 2
                 stream.pix_fmt = "yuv420p"
-                stream.codec_context.color_range = _FULL_RANGE
+                if image.ndim == 2:  # gray: luma carries the values 1:1 (module docstring)
+                    stream.codec_context.color_range = _FULL_RANGE
                 stream.codec_context.options = {
                     "crf": str(crf),
                     "preset": preset,
@@ -252,10 +256,14 @@ def write_video(
                 }
             elif image.shape != shape:
                 raise ValueError(f"frame {count}: views total {image.shape[1]}x{image.shape[0]}, frame 0 had {shape[1]}x{shape[0]}")
-            if image.shape != (stream.height, stream.width):
-                image = np.pad(image, ((0, stream.height - image.shape[0]), (0, stream.width - image.shape[1])), mode="edge")
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="gray")
-            frame.color_range = _FULL_RANGE
+            if image.shape[:2] != (stream.height, stream.width):
+                padding = ((0, stream.height - image.shape[0]), (0, stream.width - image.shape[1])) + ((0, 0),) * (image.ndim - 2)
+                image = np.pad(image, padding, mode="edge")
+            if image.ndim == 2:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="gray")
+                frame.color_range = _FULL_RANGE
+            else:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pts = count
             frame.time_base = 1 / rate
             for packet in stream.encode(frame):
