@@ -8,7 +8,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.exports import ExportActions
 from app.panels.crops import CropsPanel
+from app.panels.failures import FailuresPanel
 from app.panels.hand_pose import HandPosePanel
+from app.panels.joint_errors import JointErrorsPanel
 from app.panels.plots import PlotsPanel
 from app.panels.scene3d import Scene3DPanel
 from app.panels.transport import TransportPanel
@@ -52,6 +54,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.splitDockWidget(self.plots_dock, self.transport_dock, QtCore.Qt.Orientation.Vertical)
         self.transport.install_shortcuts(self)
         self.resizeDocks([self.plots_dock], [300], QtCore.Qt.Orientation.Vertical)
+        # Failures beside the plots (the list and the curves are read together), per-joint error as a plots tab.
+        self.failures = FailuresPanel(session)
+        self.failures_dock = self._dock("Failures", "failures_dock", self.failures, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.plots_dock, self.failures_dock, QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.failures_dock], [420], QtCore.Qt.Orientation.Horizontal)
+        self.joint_errors = JointErrorsPanel(session)
+        self.joint_errors_dock = self._dock("Per-joint error", "joint_errors_dock", self.joint_errors, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.plots_dock, self.joint_errors_dock)
+        self.plots_dock.raise_()
 
         self.tracking_worker: TrackingWorker | None = None
         self.tracking_cache: dict[tuple, object] = {}
@@ -107,6 +118,8 @@ class MainWindow(QtWidgets.QMainWindow):
         reset = view_menu.addAction("&Reset 3D view", self.scene3d.reset_view)
         reset.setShortcut(QtGui.QKeySequence("R"))
         for dock in (self.scene3d_dock, self.crops_dock, self.hand_pose_dock, self.plots_dock, self.transport_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        for dock in (self.joint_errors_dock, self.failures_dock):
             view_menu.addAction(dock.toggleViewAction())
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:
@@ -264,6 +277,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.tracking_worker.wait()
         self.export_actions.shutdown()
         self.views.shutdown()
+        self.joint_errors.shutdown()
+        self.failures.shutdown()
         self.settings.setValue("main_window/geometry", self.saveGeometry())
         self.settings.setValue("main_window/state", self.saveState())
         super().closeEvent(event)

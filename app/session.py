@@ -15,7 +15,7 @@ import torch
 
 from app.events import Event
 from umetrack.hand.io import load_hand_model
-from umetrack.hand.model import NUM_JOINTS, HandModel
+from umetrack.hand.model import NUM_JOINTS, NUM_LANDMARKS, HandModel
 from umetrack.hand.pose import HandPose
 from umetrack.recording import Recording, open_recording
 from umetrack.track.results import TrackedRecording
@@ -51,6 +51,8 @@ class Session:
         recording_changed(recording | None): a recording was opened or closed.
         playhead_changed(frame): the current frame changed.
         selection_changed(hand | None): the selected hand changed.
+        joint_selected(hand | None, joint | None): the selection, one (hand, landmark) pair, changed
+            (fires on a hand change too, so joint views follow the hand; joint None: the whole hand).
         hand_model_changed(model): a new hand model was loaded.
         pose_changed(hand_index): a displayed hand pose changed (manual edit or new frame).
         layer_toggled(name, visible): a layer was shown or hidden.
@@ -64,6 +66,7 @@ class Session:
         self.recording_changed = Event("recording_changed")
         self.playhead_changed = Event("playhead_changed")
         self.selection_changed = Event("selection_changed")
+        self.joint_selected = Event("joint_selected")
         self.hand_model_changed = Event("hand_model_changed")
         self.pose_changed = Event("pose_changed")
         self.layer_toggled = Event("layer_toggled")
@@ -75,6 +78,8 @@ class Session:
         self.recording_path: Path | None = None
         self.playhead = 0
         self.selected_hand: int | None = None
+        self.selected_joint: int | None = None
+        """Landmark index (``LANDMARK_NAMES``) of the selected hand, or None."""
         self._manual_poses: dict[int, HandPose] = {h: _default_pose(self.hand_model, h) for h in (0, 1)}
         self.visible_layers: dict[str, bool] = {name: True for name in self.LAYERS}
 
@@ -132,7 +137,22 @@ class Session:
             raise ValueError(f"hand must be 0, 1 or None, got {hand!r}")
         if hand != self.selected_hand:
             self.selected_hand = hand
+            if hand is None:
+                self.selected_joint = None
             self.selection_changed.emit(hand)
+            self.joint_selected.emit(hand, self.selected_joint)
+
+    def select_joint(self, hand: int, joint: int | None) -> None:
+        """Select landmark ``joint`` of ``hand`` (None: the whole hand)."""
+        if joint is not None and not 0 <= joint < NUM_LANDMARKS:
+            raise IndexError(f"landmark {joint} out of range 0..{NUM_LANDMARKS - 1}")
+        if hand not in (0, 1):
+            raise ValueError(f"a joint belongs to hand 0 or 1, got {hand!r}")
+        if joint != self.selected_joint:
+            self.selected_joint = joint
+            if hand == self.selected_hand:
+                self.joint_selected.emit(hand, joint)
+        self.select_hand(hand)  # emits joint_selected itself when the hand changes
 
     def set_layer_visible(self, name: str, visible: bool) -> None:
         if name not in self.visible_layers:

@@ -2,12 +2,14 @@
 
 ``FrameLoader`` decodes recording frames in its own thread. Requests coalesce: when the user scrubs
 faster than frames decode, only the newest request is served, so the display never lags behind
-the playhead (frames are dropped instead).
+the playhead (frames are dropped instead). ``TrackingWorker`` runs the tracker over a recording;
+``BackgroundComputation`` derives per-recording data (errors, failure lists) for a panel.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 import numpy as np
 from PySide6 import QtCore
@@ -101,3 +103,73 @@ class TrackingWorker(QtCore.QThread):
             self.failed.emit(str(exc))
             return
         self.finished_tracking.emit(results)
+
+
+class _CallThread(QtCore.QThread):
+    done = QtCore.Signal(int, object, str)  # generation, result, error message ("" on success)
+
+    def __init__(self, function: Callable[[], object], generation: int, parent: QtCore.QObject):
+        super().__init__(parent)
+        self._function = function
+        self.generation = generation
+
+    def run(self) -> None:
+        try:
+            result = self._function()
+        except Exception as exc:  # noqa: BLE001 - any failure of the computation is reported to its panel
+            self.done.emit(self.generation, None, f"{type(exc).__name__}: {exc}")
+            return
+        self.done.emit(self.generation, result, "")
+
+
+class BackgroundComputation(QtCore.QObject):
+    """Computes derived data (errors, failure lists) off the GUI thread; the newest request wins.
+
+    A result whose request has since been replaced (the user opened another recording, new tracking
+    results arrived) is dropped, so a panel never shows numbers of data it no longer shows.
+
+    Signals:
+    computed(result); failed(message).
+    """
+
+    computed = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+    def __init__(self, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self._generation = 0
+        self._threads: list[_CallThread] = []
+
+    @property
+    def busy(self) -> bool:
+        return any(thread.generation == self._generation for thread in self._threads)
+
+    def request(self, function: Callable[[], object]) -> None:
+        """Run ``function()`` in a thread; it must not touch widgets."""
+        self._generation += 1
+        thread = _CallThread(function, self._generation, self)
+        thread.done.connect(self._on_done)
+        self._threads.append(thread)
+        thread.start()
+
+    def discard(self) -> None:
+        """Drop the result of any request still running."""
+        self._generation += 1
+
+    def shutdown(self) -> None:
+        """Wait for running computations (before the owner is destroyed)."""
+        self.discard()
+        for thread in self._threads:
+            thread.wait()
+        self._threads.clear()
+
+    def _on_done(self, generation: int, result: object, error: str) -> None:
+        for thread in [t for t in self._threads if t.generation == generation]:
+            thread.wait()  # ``done`` is emitted just before run() returns
+            self._threads.remove(thread)
+        if generation != self._generation:
+            return
+        if error:
+            self.failed.emit(error)
+        else:
+            self.computed.emit(result)

@@ -5,6 +5,7 @@ import pytest
 
 from umetrack.eval.failures import FailureKind, FailureThresholds, find_failures
 from umetrack.eval.ground_truth import gt_landmarks
+from umetrack.hand.model import LANDMARK_NAMES
 from umetrack.recording import open_recording
 from umetrack.track.results import REASONS
 from umetrack.track.tracker import Reason
@@ -54,6 +55,7 @@ def test_injected_failures_are_found_and_ranked(sample_truth):
     spike = by_kind[(FailureKind.ERROR_SPIKE, LEFT)]
     assert spike.score == pytest.approx(3.9, abs=0.05)  # 40 mm error, ~1 mm above the median, threshold 10 mm
     assert spike.description.startswith("MPJPE 39.9 mm (typical 0.9 mm); worst joint ")
+    assert spike.description.endswith(f"{LANDMARK_NAMES[spike.joint]} {np.linalg.norm(predicted[40, LEFT] - sample_truth[40, LEFT], axis=-1).max() * 1000:.1f} mm")
     swap = by_kind[(FailureKind.SWAP, LEFT)]
     assert swap.score > 20 and "left prediction on the right hand for 10 frames" in swap.description
     loss = by_kind[(FailureKind.TRACK_LOSS, RIGHT)]

@@ -62,6 +62,7 @@ class Failure:
         score: ranking key, multiples of the kind's threshold (see the module docstring).
         description: one human line with the numbers (mm, mm/frame², frames).
         reason: the tracker's reason code, for track losses only.
+        joint: the worst landmark at the peak, for MPJPE spikes only.
     """
 
     kind: FailureKind
@@ -72,6 +73,7 @@ class Failure:
     score: float
     description: str
     reason: Reason | None = None
+    joint: int | None = None
 
     @property
     def num_frames(self) -> int:
@@ -153,7 +155,7 @@ def _error_spikes(errors: np.ndarray, joint_errors: np.ndarray, thresholds: Fail
             failures.append(Failure(
                 FailureKind.ERROR_SPIKE, hand, run.start, run.end, peak, float(excess[peak]) / thresholds.error_excess_mm,
                 f"MPJPE {errors[peak, hand]:.1f} mm (typical {median:.1f} mm); worst joint "
-                f"{LANDMARK_NAMES[worst_joint]} {joint_errors[peak, hand, worst_joint]:.1f} mm",
+                f"{LANDMARK_NAMES[worst_joint]} {joint_errors[peak, hand, worst_joint]:.1f} mm", joint=worst_joint,
             ))  # fmt: skip
     return failures
 

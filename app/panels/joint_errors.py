@@ -1,0 +1,231 @@
+"""Per-joint error: each landmark's error (prediction vs GT, mm) at the playhead on a schematic hand
+per side, coloured by error, with the numbers in a table; clicking a joint selects it (the session's
+one (hand, joint) selection) and plots that joint's error over the whole recording.
+
+The error series of the whole recording is computed once per recording/tracking change in a
+``BackgroundComputation``; a frame change only looks values up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from app.session import Session
+from app.style import HAND_RGB
+from app.workers import BackgroundComputation
+from umetrack.eval.ground_truth import gt_landmarks
+from umetrack.hand.model import HAND_NAMES, LANDMARK_NAMES, SKELETON_BONES, HandModel
+from umetrack.metrics import PCK_MAX_ERROR_MM, per_joint_error
+from umetrack.recording import Recording
+from umetrack.track.results import TrackedRecording
+
+ERROR_COLOURS = pg.ColorMap(pos=[0.0, 0.4, 1.0], color=[(60, 200, 100), (240, 215, 60), (225, 55, 50)])
+"""Green (exact) to red at ``PCK_MAX_ERROR_MM`` (50 mm, the end of the PCK range) and beyond."""
+NO_VALUE_BRUSH = pg.mkBrush(110, 110, 115)
+SELECTED_PEN = pg.mkPen((255, 255, 255), width=2.5)
+
+
+def joint_error_series(recording: Recording, tracking: TrackedRecording) -> np.ndarray | None:
+    """(N, 2, 21) per-landmark error in mm, NaN where the hand is absent in GT or not tracked;
+    None without GT. Runs in a worker (FK over the whole recording)."""
+    truth = gt_landmarks(recording)
+    if truth is None:
+        return None
+    predicted = tracking.landmarks.astype(np.float64)
+    comparable = np.isfinite(truth).all(axis=(-1, -2)) & np.isfinite(predicted).all(axis=(-1, -2))
+    return per_joint_error(np.nan_to_num(truth), np.nan_to_num(predicted), comparable)
+
+
+def diagram_points(model: HandModel, hand: int) -> np.ndarray:
+    """(21, 2) landmark positions of the rest pose in mm, seen from the back of the hand: fingers
+    up, thumbs pointing inwards (left hand's thumb to the right, right hand's to the left).
+
+    The model's fingers run along local +x and spread along z (thumb at +z), so (±z, x) is the
+    back view; the right hand is the mirror image.
+    """
+    rest = model.landmark_rest_positions.detach().cpu().double().numpy() * 1000.0
+    side = 1.0 if hand == 0 else -1.0
+    return np.stack([side * rest[:, 2], rest[:, 0]], axis=1)
+
+
+class JointErrorsPanel(QtWidgets.QWidget):
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("joint_errors")
+        self.session = session
+        self.errors: np.ndarray | None = None
+        """(N, 2, 21) mm of the session's recording and tracking, once computed."""
+        self.shown_errors = np.full((2, len(LANDMARK_NAMES)), np.nan)
+        """(2, 21) mm at the playhead, as the diagram and the table show them."""
+        self.computation = BackgroundComputation(self)
+        self.computation.computed.connect(self._on_computed)
+        self.computation.failed.connect(self._on_failed)
+
+        self.message = QtWidgets.QLabel()
+        self.message.setWordWrap(True)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground((24, 26, 30))
+        self.diagrams: dict[int, pg.ViewBox] = {}
+        self.bones: dict[int, pg.PlotCurveItem] = {}
+        self.dots: dict[int, pg.ScatterPlotItem] = {}
+        self.titles: dict[int, pg.LabelItem] = {}
+        for hand in (0, 1):
+            self.titles[hand] = self.graphics.addLabel(HAND_NAMES[hand], row=0, col=hand, color=HAND_RGB[hand])
+            box = self.graphics.addViewBox(row=1, col=hand, lockAspect=True, enableMouse=False, enableMenu=False)
+            self.bones[hand] = pg.PlotCurveItem(pen=pg.mkPen((150, 150, 155), width=2), connect="pairs")
+            self.dots[hand] = pg.ScatterPlotItem(size=13, pen=pg.mkPen((20, 20, 20)), hoverable=True,
+                                                 tip=lambda x, y, data, h=hand: self._tip(h, int(data)))  # fmt: skip
+            self.dots[hand].sigClicked.connect(lambda _item, points, _event, h=hand: self._on_dot_clicked(h, points))
+            box.addItem(self.bones[hand])
+            box.addItem(self.dots[hand])
+            self.diagrams[hand] = box
+        self.colour_bar = pg.ColorBarItem(values=(0.0, PCK_MAX_ERROR_MM), colorMap=ERROR_COLOURS, interactive=False,
+                                          label="error (mm)", width=12, colorMapMenu=False)  # fmt: skip
+        self.graphics.addItem(self.colour_bar, row=1, col=2)
+
+        self.table = QtWidgets.QTableWidget(len(LANDMARK_NAMES), 2)
+        self.table.setHorizontalHeaderLabels([f"{name} (mm)" for name in HAND_NAMES])
+        self.table.setVerticalHeaderLabels(list(LANDMARK_NAMES))
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(18)
+        for row in range(len(LANDMARK_NAMES)):
+            for hand in (0, 1):
+                item = QtWidgets.QTableWidgetItem("")
+                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, hand, item)
+        self.table.cellClicked.connect(lambda row, column: self.session.select_joint(column, row))
+
+        self.joint_plot = pg.PlotWidget()
+        self.joint_plot.setLabel("left", "error (mm)")
+        self.joint_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.joint_curve = self.joint_plot.plot(pen=pg.mkPen((230, 230, 230), width=1.5))
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((230, 230, 90), width=1))
+        self.joint_plot.addItem(self.cursor)
+        self.joint_plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
+
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        splitter.addWidget(self.graphics)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.joint_plot)
+        splitter.setSizes([330, 220, 400])
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.message)
+        layout.addWidget(splitter, 1)
+
+        session.recording_changed.connect(lambda _r: self.recompute())
+        session.tracking_changed.connect(lambda _t: self.recompute())
+        session.hand_model_changed.connect(lambda _m: self._draw_diagrams())
+        session.playhead_changed.connect(lambda _f: self._refresh_frame())
+        session.joint_selected.connect(lambda _h, _j: self._refresh())
+        self._draw_diagrams()
+        self.recompute()
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def recompute(self) -> None:
+        self.errors = None
+        recording, tracking = self.session.recording, self.session.tracking
+        if tracking is None or recording is None:
+            self.computation.discard()
+            self._set_message("No tracking results: run the tracker (Tracking ▸ Run tracker…) to see per-joint errors.")
+        elif recording.gt is None or recording.hand_model is None:
+            self.computation.discard()
+            self._set_message("This recording has no ground truth: there are no errors to show.")
+        else:
+            self._set_message("Computing per-joint errors…")
+            self.computation.request(lambda: joint_error_series(recording, tracking))
+        self._refresh()
+
+    def _on_computed(self, errors: np.ndarray | None) -> None:
+        self.errors = errors
+        self._set_message("")
+        self._refresh()
+
+    def _on_failed(self, message: str) -> None:
+        self._set_message(f"Per-joint errors could not be computed: {message}")
+
+    def _set_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def _draw_diagrams(self) -> None:
+        bones = np.asarray(SKELETON_BONES)
+        for hand in (0, 1):
+            points = diagram_points(self.session.hand_model, hand)
+            segments = points[bones].reshape(-1, 2)
+            self.bones[hand].setData(segments[:, 0], segments[:, 1])
+            self.dots[hand].setData(pos=points, data=np.arange(len(LANDMARK_NAMES)))
+            self.diagrams[hand].autoRange(padding=0.08)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._refresh_frame()
+        self._update_joint_plot()
+
+    def _refresh_frame(self) -> None:
+        """The diagram, the table and the cursor: what changes with the playhead (no series work)."""
+        frame = self.session.playhead
+        if self.errors is not None and frame < len(self.errors):
+            self.shown_errors = self.errors[frame].copy()
+        else:
+            self.shown_errors = np.full((2, len(LANDMARK_NAMES)), np.nan)
+        tracking = self.session.tracking
+        for hand in (0, 1):
+            values = self.shown_errors[hand]
+            brushes = [NO_VALUE_BRUSH if np.isnan(v) else pg.mkBrush(ERROR_COLOURS.map(min(v / PCK_MAX_ERROR_MM, 1.0), mode="qcolor"))
+                       for v in values]  # fmt: skip
+            selected = hand == self.session.selected_hand and self.session.selected_joint is not None
+            pens = [SELECTED_PEN if selected and j == self.session.selected_joint else pg.mkPen((20, 20, 20)) for j in range(len(values))]
+            self.dots[hand].setBrush(brushes)
+            self.dots[hand].setPen(pens)
+            status = ""
+            if tracking is not None and frame < tracking.num_frames and np.isnan(values).all():
+                status = f": {tracking.reason(frame, hand).value}" if self.errors is not None else ""
+            elif not np.isnan(values).all():
+                status = f": {np.nanmean(values):.1f} mm mean"
+            self.titles[hand].setText(HAND_NAMES[hand] + status, color=HAND_RGB[hand])
+            for row, value in enumerate(values):
+                self.table.item(row, hand).setText("—" if np.isnan(value) else f"{value:.1f}")
+        self.cursor.setValue(frame)
+
+    def _update_joint_plot(self) -> None:
+        hand, joint = self.session.selected_hand, self.session.selected_joint
+        if hand is None or joint is None:
+            self.joint_curve.setData([], [])
+            self.joint_plot.setTitle("click a joint to plot its error over time")
+            return
+        with QtCore.QSignalBlocker(self.table):
+            self.table.setCurrentCell(joint, hand)
+        self.joint_plot.setTitle(f"{HAND_NAMES[hand]} {LANDMARK_NAMES[joint]}")
+        self.joint_curve.setPen(pg.mkPen(HAND_RGB[hand], width=1.5))
+        if self.errors is None:
+            self.joint_curve.setData([], [])
+            return
+        series = self.errors[:, hand, joint]
+        self.joint_curve.setData(np.arange(len(series)), series, connect="finite")
+        self.joint_plot.setXRange(0, max(1, len(series) - 1), padding=0.01)
+
+    def _tip(self, hand: int, joint: int) -> str:
+        value = self.shown_errors[hand, joint]
+        return f"{HAND_NAMES[hand]} {LANDMARK_NAMES[joint]}: " + ("no value" if np.isnan(value) else f"{value:.1f} mm")
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def _on_dot_clicked(self, hand: int, points) -> None:
+        if len(points):
+            self.session.select_joint(hand, int(points[0].data()))
+
+    def _on_plot_clicked(self, event) -> None:
+        box = self.joint_plot.getPlotItem().vb
+        if box.sceneBoundingRect().contains(event.scenePos()):
+            self.session.seek(int(round(box.mapSceneToView(event.scenePos()).x())))
+
+    def shutdown(self) -> None:
+        self.computation.shutdown()
