@@ -1,0 +1,1 @@
+"""Human annotation of recordings: pinch intervals per hand, their files, and review against predictions."""
