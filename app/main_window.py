@@ -11,6 +11,7 @@ from app.panels.crops import CropsPanel
 from app.panels.failures import FailuresPanel
 from app.panels.hand_pose import HandPosePanel
 from app.panels.joint_errors import JointErrorsPanel
+from app.panels.pinch_timeline import PinchTimelinePanel
 from app.panels.plots import PlotsPanel
 from app.panels.scene3d import Scene3DPanel
 from app.panels.transport import TransportPanel
@@ -63,6 +64,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.joint_errors_dock = self._dock("Per-joint error", "joint_errors_dock", self.joint_errors, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.plots_dock, self.joint_errors_dock)
         self.plots_dock.raise_()
+        self.pinch_timeline = PinchTimelinePanel(session)
+        self.pinch_timeline_dock = self._dock("Pinch timeline", "pinch_timeline_dock", self.pinch_timeline, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.plots_dock, self.pinch_timeline_dock)
+        self.plots_dock.raise_()
 
         self.tracking_worker: TrackingWorker | None = None
         self.tracking_cache: dict[tuple, object] = {}
@@ -99,6 +104,13 @@ class MainWindow(QtWidgets.QMainWindow):
         quit_action = file_menu.addAction("&Quit", self.close)
         quit_action.setShortcut(QtGui.QKeySequence.StandardKey.Quit)
 
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = self.pinch_timeline.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QtGui.QKeySequence("Ctrl+Z")])
+        self.redo_action = self.pinch_timeline.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QtGui.QKeySequence("Ctrl+Shift+Z"), QtGui.QKeySequence("Ctrl+Y")])
+        edit_menu.addActions([self.undo_action, self.redo_action])
+
         tracking_menu = self.menuBar().addMenu("&Tracking")
         self.run_tracker_action = tracking_menu.addAction("&Run tracker…", self.run_tracker_dialog)
         self.run_tracker_action.setShortcut(QtGui.QKeySequence("Ctrl+T"))
@@ -121,6 +133,7 @@ class MainWindow(QtWidgets.QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
         for dock in (self.joint_errors_dock, self.failures_dock):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addAction(self.pinch_timeline_dock.toggleViewAction())
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:
         action = self.layer_actions[name]

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 
 from app.events import Event
+from umetrack.annotation.pinch_files import AnnotationAutosave, open_autosave
+from umetrack.annotation.pinch_intervals import IntervalChange, PinchAnnotations
 from umetrack.hand.io import load_hand_model
 from umetrack.hand.model import NUM_JOINTS, NUM_LANDMARKS, HandModel
 from umetrack.hand.pose import HandPose
@@ -57,6 +59,8 @@ class Session:
         pose_changed(hand_index): a displayed hand pose changed (manual edit or new frame).
         layer_toggled(name, visible): a layer was shown or hidden.
         tracking_changed(results | None): tracker results for the open recording arrived (or were cleared).
+        annotations_changed(change | None): the pinch annotations were edited (an IntervalChange), or
+            replaced wholesale (None: another recording's were loaded).
     """
 
     LAYERS = ("mesh", "skeleton", "prediction", "floor", "cameras")
@@ -71,6 +75,9 @@ class Session:
         self.pose_changed = Event("pose_changed")
         self.layer_toggled = Event("layer_toggled")
         self.tracking_changed = Event("tracking_changed")
+        self.annotations_changed = Event("annotations_changed")
+        self.pinch_annotations: PinchAnnotations | None = None
+        self.annotation_autosave: AnnotationAutosave | None = None  # None: in-memory recording, not saved
         self.tracking: TrackedRecording | None = None
         self.hand_model_path = Path(hand_model_path or DEFAULT_HAND_MODEL)
         self.hand_model: HandModel = load_hand_model(self.hand_model_path)
@@ -100,6 +107,7 @@ class Session:
             self.hand_model_changed.emit(self.hand_model)
         self.playhead = 0
         self.set_tracking(None)
+        self._open_annotations()
         self.recording_changed.emit(recording)
         self.playhead_changed.emit(self.playhead)
         self._emit_all_poses()
@@ -129,6 +137,34 @@ class Session:
             raise ValueError("tracking results do not belong to the open recording")
         self.tracking = results
         self.tracking_changed.emit(results)
+
+    # -- pinch annotations -------------------------------------------------------------------------
+
+    def _open_annotations(self) -> None:
+        """Load the open recording's autosaved annotations (repaired, or empty when rejected: the
+        autosave object carries the report the timeline shows)."""
+        self.annotation_autosave = None
+        if self.recording is None:
+            self.pinch_annotations = None
+        elif self.recording_path is None:
+            self.pinch_annotations = PinchAnnotations(self.recording.num_frames)
+        else:
+            self.annotation_autosave, self.pinch_annotations = open_autosave(self.recording_path, self.recording)
+        self.annotations_changed.emit(None)
+
+    def apply_annotation_change(self, change: IntervalChange) -> None:
+        """Apply an edit (ValueError when it does not fit, nothing changed) and autosave at once,
+        atomically, so a crash loses at most this edit. A failed save is kept in
+        ``annotation_autosave.last_error``; the edit stays applied in memory."""
+        if self.pinch_annotations is None:
+            raise RuntimeError("no recording open to annotate")
+        self.pinch_annotations.apply(change)
+        if self.annotation_autosave is not None:
+            try:
+                self.annotation_autosave.save(self.pinch_annotations)
+            except OSError:
+                pass  # recorded in last_error, which the timeline shows
+        self.annotations_changed.emit(change)
 
     # -- selection and layers --------------------------------------------------------------------
 
