@@ -1,4 +1,5 @@
-"""3D view (vispy): skinned hand meshes, skeletons and a floor grid, orbit/pan/zoom.
+"""3D view (vispy): skinned GT and predicted hand meshes, skeletons, headset and crop-camera frusta
+and a floor grid, orbit/pan/zoom.
 
 Under software GL vispy recompiles the mesh shaders on every ``Mesh.set_data``, which makes
 playback crawl; ``SkinnedMesh`` keeps the topology fixed and rewrites only the vertex and normal
@@ -14,12 +15,18 @@ from vispy import scene
 
 from app.session import Session
 from app.style import hand_rgba
+from umetrack.crop import CROP_SIZE, CropCamera
+from umetrack.geometry import transform_points
 from umetrack.hand import fk
 from umetrack.hand.model import SKELETON_BONES
 from umetrack.mesh import vertex_normals
 
 FLOOR_HEIGHT_M = -0.35
 LIGHT_DIRECTION = (-0.4, 0.6, 1.0)
+PREDICTION_MESH_RGBA = (0.93, 0.93, 0.96, 0.45)
+"""Predicted hands: translucent white (as the views draw predictions white), GT stays in the hand colour."""
+PREDICTION_SKELETON_RGBA = (1.0, 0.45, 0.8, 1.0)
+DEFAULT_CROP_DEPTH_M = 0.4
 
 
 class SkinnedMesh:
@@ -80,6 +87,22 @@ def frustum_segments(camera, depth_m: float = 0.06) -> np.ndarray:
     return np.asarray(segments, dtype=np.float32)
 
 
+def crop_frustum_segments(crop: CropCamera, depth_m: float) -> np.ndarray:
+    """(16, 3) line-segment endpoints of a crop camera's pyramid, world metres: from its centre (the
+    source camera's) to its image corners at ``depth_m`` along its axis (the hand's depth, so the far
+    rectangle frames what the network saw). Right-hand crops are mirrored; the inverse undoes it."""
+    last = crop.size - 1.0
+    corners = torch.tensor([[0.0, 0.0], [last, 0.0], [last, last], [0.0, last]], dtype=torch.float64)
+    rays = crop.unproject(corners)
+    T_world_from_crop = crop.T_world_from_crop
+    world = transform_points(T_world_from_crop, rays / rays[:, 2:3] * depth_m).numpy()
+    origin = T_world_from_crop[:3, 3].numpy()
+    segments = []
+    for i in range(4):
+        segments += [origin, world[i], world[i], world[(i + 1) % 4]]
+    return np.asarray(segments, dtype=np.float32)
+
+
 class Scene3DPanel(QtWidgets.QWidget):
     """Observes the session's poses, hand model and layer toggles."""
 
@@ -107,12 +130,29 @@ class Scene3DPanel(QtWidgets.QWidget):
             self.skeletons[hand].order = 10
 
         self.cameras_visual = scene.visuals.Line(connect="segments", color=(0.85, 0.85, 0.4, 1.0), parent=self.view.scene)
+        self.prediction_meshes: dict[int, SkinnedMesh] = {}
+        self.prediction_skeletons: dict[int, scene.visuals.Line] = {}
+        for hand in (0, 1):
+            mesh = SkinnedMesh(self.view.scene, self._faces(hand), PREDICTION_MESH_RGBA)
+            mesh.visual.set_gl_state("translucent", depth_test=True, cull_face=False)
+            mesh.visual.order = 5  # after the opaque GT meshes, so they show through
+            mesh.visual.visible = False
+            self.prediction_meshes[hand] = mesh
+            self.prediction_skeletons[hand] = scene.visuals.Line(connect="segments", color=PREDICTION_SKELETON_RGBA, width=2, parent=self.view.scene)
+            self.prediction_skeletons[hand].set_gl_state(depth_test=False)
+            self.prediction_skeletons[hand].order = 11
+            self.prediction_skeletons[hand].visible = False
+        self.crop_frusta = scene.visuals.Line(connect="segments", width=1.5, parent=self.view.scene)
+        self.crop_frusta.visible = False
+        self.crop_frusta_count = 0
+        """Crop cameras drawn for the current frame (one pyramid each, in its hand's colour)."""
 
         session.pose_changed.connect(self._on_pose_changed)
         session.hand_model_changed.connect(self._on_hand_model_changed)
         session.layer_toggled.connect(self._on_layer_toggled)
         session.recording_changed.connect(self._on_recording_changed)
         session.playhead_changed.connect(self._on_playhead_changed)
+        session.tracking_changed.connect(lambda _results: self._update_prediction())
         for hand in self.meshes:
             self._on_pose_changed(hand)
         for name, visible in session.visible_layers.items():
@@ -154,16 +194,68 @@ class Scene3DPanel(QtWidgets.QWidget):
     def _on_hand_model_changed(self, _model) -> None:
         for hand, mesh in self.meshes.items():
             mesh.set_faces(self._faces(hand))
+            self.prediction_meshes[hand].set_faces(self._faces(hand))
             self._on_pose_changed(hand)
+        self._update_prediction()
+
+    def predicted_geometry(self, hand: int) -> tuple[np.ndarray | None, np.ndarray] | None:
+        """(V, 3) skinned vertices (None when the results carry no poses) and (21, 3) landmarks of the
+        tracker's prediction for a hand at the playhead, or None where it has none."""
+        tracking, frame = self.session.tracking, self.session.playhead
+        if tracking is None or frame >= tracking.num_frames or not np.isfinite(tracking.landmarks[frame, hand]).all():
+            return None
+        vertices = None
+        if tracking.joint_angles is not None and np.isfinite(tracking.joint_angles[frame, hand]).all():
+            model = self.session.hand_model
+            with torch.no_grad():
+                angles = torch.as_tensor(tracking.joint_angles[frame, hand], dtype=model.dtype)
+                wrist = torch.as_tensor(tracking.T_world_from_wrist[frame, hand], dtype=model.dtype)
+                vertices = fk.mesh_vertices(model, angles, wrist, hand).numpy()
+        return vertices, tracking.landmarks[frame, hand].astype(np.float32)
+
+    def _update_prediction(self) -> None:
+        """Predicted meshes and skeletons, and the crop cameras of the playhead's frame."""
+        show = self.session.visible_layers["prediction"]
+        for hand in (0, 1):
+            geometry = self.predicted_geometry(hand) if show else None
+            vertices, landmarks = geometry if geometry is not None else (None, None)
+            if vertices is not None:
+                self.prediction_meshes[hand].set_vertices(vertices)
+            if landmarks is not None:
+                self.prediction_skeletons[hand].set_data(pos=landmarks[self._bones].reshape(-1, 3), connect="segments")
+            self.prediction_meshes[hand].visual.visible = vertices is not None
+            self.prediction_skeletons[hand].visible = landmarks is not None
+        self._update_crop_frusta()
+        self.canvas.update()
+
+    def _update_crop_frusta(self) -> None:
+        tracking, frame = self.session.tracking, self.session.playhead
+        segments, colours = [], []
+        if tracking is not None and frame < tracking.num_frames and self.session.visible_layers["cameras"]:
+            for hand, slot in zip(*np.nonzero(tracking.views[frame] >= 0)):
+                crop = CropCamera(torch.as_tensor(tracking.T_crop_from_world[frame, hand, slot], dtype=torch.float64),
+                                  torch.as_tensor(tracking.focal[frame, hand, slot], dtype=torch.float64), CROP_SIZE, int(hand))  # fmt: skip
+                landmarks = tracking.landmarks[frame, hand]
+                depth = DEFAULT_CROP_DEPTH_M
+                if np.isfinite(landmarks).all():
+                    depth = float(transform_points(crop.T_crop_from_world, torch.as_tensor(landmarks, dtype=torch.float64))[:, 2].mean())
+                segments.append(crop_frustum_segments(crop, depth))
+                colours.append(np.tile(hand_rgba(int(hand)), (len(segments[-1]), 1)))
+        self.crop_frusta_count = len(segments)
+        if segments:
+            self.crop_frusta.set_data(pos=np.concatenate(segments), color=np.concatenate(colours).astype(np.float32), connect="segments")
+        self.crop_frusta.visible = bool(segments)
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:
         if name in ("mesh", "skeleton"):
             for hand in self.meshes:
                 self._on_pose_changed(hand)
             return
+        if name in ("prediction", "cameras"):
+            self._update_prediction()
         targets = {"floor": self.floor, "cameras": self.cameras_visual}
         if name not in targets:
-            return  # not drawn in 3D (predictions are drawn in the camera views)
+            return
         targets[name].visible = visible
         self.canvas.update()
 
@@ -201,4 +293,4 @@ class Scene3DPanel(QtWidgets.QWidget):
         else:
             self.cameras_visual.set_data(pos=np.concatenate([frustum_segments(c) for c in cameras]), connect="segments")
         self.cameras_visual.visible = cameras is not None and self.session.visible_layers["cameras"]
-        self.canvas.update()
+        self._update_prediction()

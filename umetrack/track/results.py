@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from umetrack.crop import CROP_SIZE
-from umetrack.hand.model import HandModel
+from umetrack.hand.model import NUM_JOINTS, HandModel
 from umetrack.model.network import UmeTrackNet
 from umetrack.recording import Recording
 from umetrack.track.tracker import MAX_VIEWS, Reason, Tracker, TrackerOptions
@@ -33,6 +33,8 @@ class TrackedRecording:
         T_crop_from_world: (N, 2, 2, 4, 4) and focal (N, 2, 2): the crop cameras (NaN where unused).
         confidence: (N, 2).
         options: how the tracker ran.
+        joint_angles: (N, 2, 22) and T_world_from_wrist: (N, 2, 4, 4): the predicted poses (the hand's
+            own convention, NaN where not tracked), to skin predicted meshes; None in results without them.
     """
 
     landmarks: np.ndarray
@@ -43,6 +45,8 @@ class TrackedRecording:
     focal: np.ndarray
     confidence: np.ndarray
     options: TrackerOptions
+    joint_angles: np.ndarray | None = None
+    T_world_from_wrist: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -87,6 +91,8 @@ def track_recording(
     T_crop = np.full((n, 2, MAX_VIEWS, 4, 4), np.nan, np.float32)
     focal = np.full((n, 2, MAX_VIEWS), np.nan, np.float32)
     confidence = np.zeros((n, 2), np.float32)
+    joint_angles = np.full((n, 2, NUM_JOINTS), np.nan, np.float32)
+    T_world_from_wrist = np.full((n, 2, 4, 4), np.nan, np.float32)
     for frame in range(n):
         if should_stop is not None and should_stop():
             raise Cancelled(f"tracking cancelled at frame {frame}")
@@ -97,6 +103,9 @@ def track_recording(
             confidence[frame, hand] = hand_result.confidence
             if hand_result.landmarks is not None:
                 landmarks[frame, hand] = hand_result.landmarks
+            if hand_result.pose is not None:
+                joint_angles[frame, hand] = hand_result.pose.joint_angles.detach().cpu().numpy()
+                T_world_from_wrist[frame, hand] = hand_result.pose.T_world_from_wrist.detach().cpu().numpy()
             for k, (view, crop) in enumerate(zip(hand_result.views, hand_result.crops)):
                 views[frame, hand, k] = view
                 T_crop[frame, hand, k] = crop.T_crop_from_world.numpy()
@@ -105,4 +114,4 @@ def track_recording(
                     crops[frame, hand, k] = hand_result.crop_images[k]
         if progress is not None:
             progress(frame + 1, n)
-    return TrackedRecording(landmarks, reasons, views, crops, T_crop, focal, confidence, options)
+    return TrackedRecording(landmarks, reasons, views, crops, T_crop, focal, confidence, options, joint_angles, T_world_from_wrist)

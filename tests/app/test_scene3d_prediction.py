@@ -1,0 +1,90 @@
+"""3D view with tracking results: predicted skinned meshes beside GT (own colour and toggle), and the
+crop-camera frusta of the current frame."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from app.panels.scene3d import PREDICTION_MESH_RGBA, crop_frustum_segments
+from app.session import SAMPLE_RECORDING
+from umetrack.crop import CropCamera, crop_points, make_crop_camera
+from umetrack.eval.ground_truth import gt_landmarks
+from umetrack.track.results import REASONS
+from umetrack.track.tracker import Reason
+
+pytestmark = pytest.mark.gui
+
+FRAME = 120
+
+
+@pytest.fixture
+def tracked_sample(main_window, tracked_from_landmarks):
+    """Predictions = GT (landmarks and poses); at FRAME each hand has a crop in views 0 and 1, built
+    the way the tracker builds them."""
+    window = main_window
+    assert window.open_recording(SAMPLE_RECORDING)
+    recording = window.session.recording
+    truth = gt_landmarks(recording)
+    tracking = tracked_from_landmarks(truth, np.full((len(truth), 2), REASONS.index(Reason.LOST_TRACK), np.int8))
+    gt = recording.gt
+    tracking = replace(tracking, joint_angles=gt.joint_angles.astype(np.float32), T_world_from_wrist=gt.T_world_from_wrist.astype(np.float32))
+    model = recording.hand_model.to(torch.float64)
+    cameras = recording.cameras(FRAME)
+    for hand in (0, 1):
+        pose = gt.pose(FRAME, hand)
+        region = crop_points(model, pose.joint_angles, pose.T_world_from_wrist, hand)
+        for slot, view in enumerate((0, 1)):
+            crop = make_crop_camera(cameras[view].T_world_from_camera, region, hand, recording.camera_angles_deg[view])
+            tracking.views[FRAME, hand, slot] = view
+            tracking.T_crop_from_world[FRAME, hand, slot] = crop.T_crop_from_world.numpy()
+            tracking.focal[FRAME, hand, slot] = float(crop.focal)
+    window.session.set_tracking(tracking)
+    return window
+
+
+def test_predicted_meshes_are_skinned_from_the_predicted_poses(tracked_sample):
+    window = tracked_sample
+    panel = window.scene3d
+    window.session.seek(FRAME)
+    for hand in (0, 1):
+        gt_vertices, _ = panel.posed_geometry(hand)
+        vertices, landmarks = panel.predicted_geometry(hand)
+        np.testing.assert_allclose(vertices, gt_vertices, atol=1e-5)  # float32 poses
+        assert panel.prediction_meshes[hand].visual.visible and panel.meshes[hand].visual.visible
+        assert panel.prediction_skeletons[hand].visible
+    # Distinct colours: GT in the hand's colour, prediction translucent white.
+    assert tuple(panel.prediction_meshes[0].visual.color.rgba) == pytest.approx(PREDICTION_MESH_RGBA)
+    assert tuple(panel.meshes[0].visual.color.rgba) != pytest.approx(PREDICTION_MESH_RGBA)
+    # Moving the playhead rewrites the vertex buffer in place (no new buffer, no shader rebuild).
+    buffer = panel.prediction_meshes[0].visual._vertices
+    window.session.seek(FRAME + 5)
+    assert panel.prediction_meshes[0].visual._vertices is buffer
+    # The prediction layer toggles the predicted hands only; the mesh layer the GT hands only.
+    window.session.set_layer_visible("prediction", False)
+    assert not panel.prediction_meshes[0].visual.visible and not panel.prediction_skeletons[0].visible
+    assert panel.meshes[0].visual.visible
+    window.session.set_layer_visible("prediction", True)
+    window.session.set_layer_visible("mesh", False)
+    assert panel.prediction_meshes[0].visual.visible and not panel.meshes[0].visual.visible
+
+
+def test_crop_frusta_of_the_current_frame(tracked_sample):
+    window = tracked_sample
+    panel = window.scene3d
+    window.session.seek(FRAME - 1)
+    assert panel.crop_frusta_count == 0 and not panel.crop_frusta.visible
+    window.session.seek(FRAME)
+    assert panel.crop_frusta_count == 4 and panel.crop_frusta.visible
+    tracking = window.session.tracking
+    camera = window.session.recording.cameras(FRAME)[1]
+    crop = CropCamera(torch.as_tensor(tracking.T_crop_from_world[FRAME, 1, 1], dtype=torch.float64),
+                      torch.as_tensor(tracking.focal[FRAME, 1, 1], dtype=torch.float64), hand_index=1)  # fmt: skip
+    segments = crop_frustum_segments(crop, 0.3)
+    # Apex at the source camera's centre; the far corners project onto the crop image's corners.
+    np.testing.assert_allclose(segments[0], camera.T_world_from_camera[:3, 3].numpy(), atol=1e-6)
+    far = torch.as_tensor(segments[[1, 5, 9, 13]], dtype=torch.float64)
+    np.testing.assert_allclose(crop.project(far[None])[0].numpy(), [[0, 0], [95, 0], [95, 95], [0, 95]], atol=1e-3)
+    window.session.set_layer_visible("cameras", False)
+    assert not panel.crop_frusta.visible
