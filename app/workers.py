@@ -139,6 +139,10 @@ class BackgroundComputation(QtCore.QObject):
         super().__init__(parent)
         self._generation = 0
         self._threads: list[_CallThread] = []
+        # Children are destroyed right after ``destroyed``: a running thread must end first (Qt aborts
+        # on destroying a running QThread), also when the owner is deleted without ``shutdown``.
+        threads = self._threads
+        self.destroyed.connect(lambda *_: [thread.wait() for thread in threads])
 
     @property
     def busy(self) -> bool:

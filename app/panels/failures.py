@@ -72,13 +72,12 @@ class FailuresPanel(QtWidgets.QWidget):
 
     def _on_computed(self, failures: list[Failure]) -> None:
         no_gt = self.session.recording is not None and self.session.recording.gt is None
-        if failures:
-            text = f"{len(failures)} failures, worst first" + (f" (the worst {MAX_ROWS} shown)" if len(failures) == MAX_ROWS else "")
-        else:
-            text = "No failures found."
+        sentences = [f"{len(failures)} failures, worst first" + (f" (the worst {MAX_ROWS} shown)" if len(failures) == MAX_ROWS else "")
+                     if failures else "No failures found"]  # fmt: skip
         if no_gt:
-            text += " No ground truth: only jitter spikes and track losses can be found."
-        self._show(failures, text + " Double-click or Enter jumps there.")
+            sentences.append("No ground truth: only jitter spikes and track losses can be found")
+        sentences.append("Double-click or Enter jumps there")
+        self._show(failures, ". ".join(sentences) + ".")
 
     def _show(self, failures: list[Failure], message: str) -> None:
         self.failures = failures

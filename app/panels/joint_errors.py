@@ -86,11 +86,12 @@ class JointErrorsPanel(QtWidgets.QWidget):
         self.graphics.addItem(self.colour_bar, row=1, col=2)
 
         self.table = QtWidgets.QTableWidget(len(LANDMARK_NAMES), 2)
-        self.table.setHorizontalHeaderLabels([f"{name} (mm)" for name in HAND_NAMES])
+        self.table.setHorizontalHeaderLabels(list(HAND_NAMES))  # mm, like the colour bar (narrow columns)
         self.table.setVerticalHeaderLabels(list(LANDMARK_NAMES))
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumWidth(265)
         self.table.verticalHeader().setDefaultSectionSize(18)
         for row in range(len(LANDMARK_NAMES)):
             for hand in (0, 1):
@@ -111,7 +112,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
         splitter.addWidget(self.graphics)
         splitter.addWidget(self.table)
         splitter.addWidget(self.joint_plot)
-        splitter.setSizes([330, 220, 400])
+        splitter.setSizes([345, 265, 390])
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.message)
