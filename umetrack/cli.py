@@ -77,7 +77,8 @@ def _train(args: argparse.Namespace) -> int:
             bar.set_postfix(loss=f"{metrics['loss']:.3f}", mpjpe_k=f"{metrics['mpjpe_k_mm']:.1f}mm", crops_s=f"{metrics['crops_per_s']:.0f}")
             bar.refresh()
 
-        train(config, source, model, args.out, device, progress=progress, stop_after=args.stop_after)
+        train(config, source, model, args.out, device, progress=progress, stop_after=args.stop_after,
+              data_workers=args.workers, init_weights=args.init_from)  # fmt: skip
     return 0
 
 
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int, default=200)
     train.add_argument("--stop-after", type=int, help="end this call after N steps (resume later)")
     train.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    train.add_argument("--workers", type=int, default=min(8, max(1, (os.cpu_count() or 2) // 2)),
+                       help="processes rendering batches ahead of the optimiser (0: render inline)")  # fmt: skip
+    train.add_argument("--init-from", help="start a new run from these weights (weights.pt of an earlier run, same encoder)")
     train.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")
     train.set_defaults(run=_train)
 

@@ -77,6 +77,19 @@ def test_resume_with_a_different_config_is_refused(hand_model, tmp_path):
         train(_config(learning_rate=5e-4), NoiseSource(), hand_model, tmp_path, stop_after=1)
 
 
+
+def test_a_new_run_can_start_from_exported_weights(hand_model, tmp_path):
+    train(_config(steps=2), NoiseSource(), hand_model, tmp_path / "first")
+    exported, _ = load_trained_network(tmp_path / "first" / "weights.pt")
+    assert read_checkpoint(tmp_path / "first" / "weights.pt")["step"] == 2
+    # Zero steps of a new run: the network is exactly the exported (fp16-rounded) weights.
+    second = train(_config(steps=4, seed=5), NoiseSource(), hand_model, tmp_path / "second", stop_after=0, init_weights=tmp_path / "first" / "weights.pt")
+    for (name, a), (_, b) in zip(exported.state_dict().items(), second.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    with pytest.raises(ValueError, match="encoder"):
+        train(_config(steps=2, encoder="released"), NoiseSource(), hand_model, tmp_path / "third", init_weights=tmp_path / "first" / "weights.pt")
+
+
 _DDP_SCRIPT = """
 import inspect, sys, torch
 sys.path.insert(0, {test_dir!r})

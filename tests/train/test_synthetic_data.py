@@ -55,3 +55,16 @@ def test_ground_truth_lands_inside_its_crops(batch, hand_model):
                 centre = pixels.mean(0).round().long().clamp(8, 87)
                 image = batch.images[s, t, k].float()
                 assert image[centre[1] - 8 : centre[1] + 8, centre[0] - 8 : centre[0] + 8].mean() > 5
+
+
+def test_worker_processes_render_the_same_batches_as_inline(source):
+    """Rendering ahead in a spawned worker process must not change what the optimiser sees."""
+    from umetrack.train.loop import prefetched_batches
+
+    steps = range(7, 9)
+    inline = list(prefetched_batches(source, steps, 0, 2, 2, workers=0))
+    ahead = list(prefetched_batches(source, steps, 0, 2, 2, workers=1))
+    assert len(ahead) == len(inline) == 2
+    for a, b in zip(inline, ahead):
+        torch.testing.assert_close(a.images, b.images, rtol=0, atol=0)
+        torch.testing.assert_close(a.extrinsics, b.extrinsics, rtol=0, atol=0)

@@ -206,11 +206,18 @@ def train(
     device: str | torch.device = "cpu",
     progress: Callable[[int, dict[str, float]], None] | None = None,
     stop_after: int | None = None,
+    data_workers: int = 0,
+    init_weights: str | Path | None = None,
 ) -> UmeTrackNet:
     """Train (or resume) into ``out_dir``; returns the trained network (unwrapped, train mode).
 
     ``stop_after`` ends this call after that many steps of the schedule (for time-boxed CPU runs
     and tests); the schedule itself is still ``config.steps`` long, so a later call resumes it.
+    ``data_workers`` > 0 renders batches in that many worker processes ahead of the optimiser
+    (the batches are the same as with 0: each is a pure function of its step).
+    ``init_weights`` starts a *new* run from exported weights (``weights.pt`` of an earlier run,
+    same encoder) with a fresh optimiser: how a CPU-trained model keeps improving across sessions
+    without committing multi-MB optimiser state. Ignored when ``out_dir`` holds a checkpoint.
     """
     device = torch.device(device)
     out_dir = Path(out_dir)
@@ -229,6 +236,11 @@ def train(
         load_state_dict_strict(net, document["model"], checkpoint_path)
         optimizer.load_state_dict(document["optimizer"])
         start_step = int(document["step"])
+    elif init_weights is not None:
+        initial, initial_config = load_trained_network(init_weights)
+        if initial_config is not None and initial_config.encoder != config.encoder:
+            raise ValueError(f"{init_weights}: weights of the {initial_config.encoder!r} encoder cannot start a {config.encoder!r} run")
+        net.load_state_dict(initial.state_dict())
     if ddp.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / CONFIG_NAME).write_text(json.dumps(config.to_json(), indent=1))
@@ -240,11 +252,12 @@ def train(
     end_step = config.steps if stop_after is None else min(config.steps, start_step + stop_after)
     log_path = out_dir / LOG_NAME
     net.train()
-    for step in range(start_step, end_step):
+    batches = prefetched_batches(source, range(start_step, end_step), ddp.rank, config.sequences_per_batch, config.sequence_length, data_workers)
+    started = time.perf_counter()
+    for step, batch in zip(range(start_step, end_step), batches):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(config, step)
-        started = time.perf_counter()
-        batch = source.batch(step, ddp.rank, config.sequences_per_batch, config.sequence_length).to(device)
+        batch = batch.to(device)
         temporal = step >= config.temporal_losses_from * config.steps
         result = sequence_losses(net, hand_model, batch, temporal, autocast_dtype)
         optimizer.zero_grad(set_to_none=True)
@@ -257,7 +270,8 @@ def train(
         scaler.update()
         if ddp.world_size > 1:
             _broadcast_state(net, buffers_only=True)
-        elapsed = time.perf_counter() - started
+        # Wall time per step including any wait for data: what the run actually sustains.
+        elapsed, started = time.perf_counter() - started, time.perf_counter()
         metrics = {**result.metrics, "lr": optimizer.param_groups[0]["lr"], "crops_per_s": batch.num_crops / elapsed}
         if ddp.is_main and (step % config.log_every == 0 or step == end_step - 1):
             _append_log(log_path, step, metrics)
@@ -266,11 +280,40 @@ def train(
         done = step + 1
         if ddp.is_main and (done % config.checkpoint_every == 0 or done == end_step):
             save_checkpoint(checkpoint_path, {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": done, "config": config.to_json()})
-            if done == config.steps:
-                export_weights(net, config, out_dir / WEIGHTS_NAME)
+            if done == end_step:  # a time-boxed call leaves usable weights too
+                export_weights(net, config, out_dir / WEIGHTS_NAME, done)
     if ddp.world_size > 1:
         dist.barrier()
     return net
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Index = step: lets a DataLoader render future steps in worker processes."""
+
+    def __init__(self, source: BatchSource, rank: int, sequences: int, length: int):
+        self.source, self.rank, self.sequences, self.length = source, rank, sequences, length
+
+    def __getitem__(self, step: int) -> TrainBatch:
+        return self.source.batch(int(step), self.rank, self.sequences, self.length)
+
+    def __len__(self) -> int:  # pragma: no cover - the sampler decides which steps are drawn
+        return 2**62
+
+
+def prefetched_batches(source: BatchSource, steps: range, rank: int, sequences: int, length: int, workers: int):
+    """Yield the batch of each step in ``steps``, in order; with ``workers`` > 0 they are rendered
+    ahead in worker processes ("spawn": the renderer's GL context must not be forked)."""
+    if workers <= 0:
+        return (source.batch(step, rank, sequences, length) for step in steps)
+    loader = torch.utils.data.DataLoader(
+        _StepBatches(source, rank, sequences, length),
+        batch_size=None,
+        sampler=steps,
+        num_workers=workers,
+        prefetch_factor=2,
+        multiprocessing_context="spawn",
+    )
+    return iter(loader)
 
 
 def _average_gradients(net: nn.Module, world_size: int) -> None:
@@ -294,10 +337,14 @@ def _broadcast_state(net: nn.Module, buffers_only: bool = False) -> None:
         dist.broadcast(tensor.data, src=0)
 
 
-def export_weights(net: UmeTrackNet, config: TrainConfig, path: str | Path) -> None:
-    """Ship weights: a plain fp16 state_dict plus the config, loadable with weights_only=True."""
+def export_weights(net: UmeTrackNet, config: TrainConfig, path: str | Path, step: int | None = None) -> None:
+    """Ship weights: a plain fp16 state_dict plus the config (and the step of the schedule they
+    were taken at), loadable with weights_only=True."""
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
-    save_checkpoint(path, {"model": state, "config": config.to_json(), "format": "umetrack-studio-weights-v1"})
+    document = {"model": state, "config": config.to_json(), "format": "umetrack-studio-weights-v1"}
+    if step is not None:
+        document["step"] = int(step)
+    save_checkpoint(path, document)
 
 
 def load_trained_network(path: str | Path, device: str | torch.device = "cpu") -> tuple[UmeTrackNet, TrainConfig | None]:
