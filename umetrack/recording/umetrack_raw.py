@@ -214,6 +214,7 @@ def write_umetrack_raw(
     keyframe_interval: int = DEFAULT_KEYFRAME_INTERVAL,
     preset: str = DEFAULT_PRESET,
     progress: Callable[[int], None] | None = None,
+    encoded_video: str | Path | None = None,
 ) -> tuple[Path, Path]:
     """Write ``recording`` as UmeTrack raw data; returns (video path, labels path).
 
@@ -222,6 +223,10 @@ def write_umetrack_raw(
             (``.../recording_00``; a ``.mp4``/``.json`` suffix is stripped).
         crf, keyframe_interval, preset: video settings (``umetrack.recording.video``).
         progress: optional callable receiving the number of frames encoded so far.
+        encoded_video: the recording's video, already encoded with ``write_video`` (the live
+            recorder streams it to disk while frames arrive), as a ``new_temporary_sibling`` of the
+            target video path: it is renamed into place instead of encoding the frames again, and
+            removed if anything fails.
 
     Both files are first written completely under temporary names in the target folder, then
     renamed over the final names (video first, then labels; each rename is atomic). The pinch side
@@ -243,17 +248,23 @@ def write_umetrack_raw(
     folder.mkdir(parents=True, exist_ok=True)
     temporaries = []
     try:
-        video_tmp = new_temporary_sibling(video_path)
-        temporaries.append(video_tmp)
-        write_video(
-            video_tmp,
-            (recording.images(i) for i in range(recording.num_frames)),
-            _nominal_fps(recording.timestamps_ns),
-            crf=crf,
-            keyframe_interval=keyframe_interval,
-            preset=preset,
-            progress=progress,
-        )
+        if encoded_video is not None:
+            video_tmp = Path(encoded_video)
+            temporaries.append(video_tmp)
+            if video_tmp.parent.resolve() != folder.resolve():
+                raise ValueError(f"encoded_video must lie in {folder} (the rename into place must be atomic), got {video_tmp}")
+        else:
+            video_tmp = new_temporary_sibling(video_path)
+            temporaries.append(video_tmp)
+            write_video(
+                video_tmp,
+                (recording.images(i) for i in range(recording.num_frames)),
+                _nominal_fps(recording.timestamps_ns),
+                crf=crf,
+                keyframe_interval=keyframe_interval,
+                preset=preset,
+                progress=progress,
+            )
         labels_tmp = new_temporary_sibling(labels_path)
         temporaries.append(labels_tmp)
         atomic_write_json(labels_tmp, labels, indent=None)
