@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.exports import ExportActions
@@ -29,6 +30,10 @@ ORGANIZATION, APPLICATION = "UmeTrack", "UmeTrack Studio"
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, session: Session, settings: QtCore.QSettings | None = None):
         super().__init__()
+        # Panels run tiny tensor ops on this thread (one hand's FK, a few projections). Intra-op threads
+        # only add fork/join overhead there, and on a busy 2-core machine that made one FK call 30x
+        # slower (15 ms instead of 0.5 ms). The setting is per thread; the tracking worker sets its own.
+        torch.set_num_threads(1)
         self.session = session
         self.settings = settings or QtCore.QSettings(ORGANIZATION, APPLICATION)
         self.setWindowTitle(APPLICATION)
@@ -54,6 +59,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.transport_dock = self._dock("Transport", "transport_dock", self.transport, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.plots_dock, self.transport_dock, QtCore.Qt.Orientation.Vertical)
         self.transport.install_shortcuts(self)
+        self.transport.follow_display(self.views.frame_shown)
         self.resizeDocks([self.plots_dock], [300], QtCore.Qt.Orientation.Vertical)
         # Failures beside the plots (the list and the curves are read together), per-joint error as a plots tab.
         self.failures = FailuresPanel(session)

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from app.events import Event
 from umetrack.annotation.pinch_files import AnnotationAutosave, open_autosave
 from umetrack.annotation.pinch_intervals import IntervalChange, PinchAnnotations
+from umetrack.hand import fk
 from umetrack.hand.io import load_hand_model
 from umetrack.hand.model import NUM_JOINTS, NUM_LANDMARKS, HandModel
 from umetrack.hand.pose import HandPose
@@ -25,6 +27,11 @@ from umetrack.track.results import TrackedRecording
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 DEFAULT_HAND_MODEL = RESOURCES / "hand_model.json"
 SAMPLE_RECORDING = RESOURCES / "sample" / "recording_00.mp4"
+
+
+def _same_source(a: tuple, b: tuple) -> bool:
+    """Identity for objects (a recording, a pose), equality for frame numbers."""
+    return len(a) == len(b) and all(x is y or (isinstance(x, int) and x == y) for x, y in zip(a, b))
 
 
 def _default_pose(model: HandModel, hand_index: int) -> HandPose:
@@ -89,6 +96,9 @@ class Session:
         """Landmark index (``LANDMARK_NAMES``) of the selected hand, or None."""
         self._manual_poses: dict[int, HandPose] = {h: _default_pose(self.hand_model, h) for h in (0, 1)}
         self.visible_layers: dict[str, bool] = {name: True for name in self.LAYERS}
+        self._landmarks_cache: dict[int, tuple] = {}
+        """hand -> (hand model, pose source, landmarks): see ``displayed_landmarks``."""
+        self._model_f64: tuple[HandModel | None, HandModel | None] = (None, None)
 
     # -- recording and playhead ------------------------------------------------------------------
 
@@ -221,6 +231,27 @@ class Session:
         if self.follows_recording:
             return self.recording.gt.pose(self.playhead, hand)
         return self._manual_poses[hand]
+
+    def displayed_landmarks(self, hand: int) -> np.ndarray | None:
+        """(21, 3) float64 world landmarks of ``displayed_pose(hand)`` (None where it is absent).
+
+        Several panels draw them every frame; FK runs once per frame, pose and hand model, and the
+        float64 copy of the model is made once per model (``HandModel.to`` costs milliseconds).
+        """
+        source = (self.recording, self.playhead) if self.follows_recording else (self._manual_poses[hand],)
+        cached = self._landmarks_cache.get(hand)
+        if cached is not None and cached[0] is self.hand_model and _same_source(cached[1], source):
+            return cached[2]
+        pose = self.displayed_pose(hand)
+        points = None
+        if pose is not None:
+            if self._model_f64[0] is not self.hand_model:
+                self._model_f64 = (self.hand_model, self.hand_model.to(torch.float64))
+            with torch.no_grad():
+                points = fk.landmarks(self._model_f64[1], pose.joint_angles.double(), pose.T_world_from_wrist.double(), hand).numpy()
+            points.flags.writeable = False  # shared by every panel
+        self._landmarks_cache[hand] = (self.hand_model, source, points)
+        return points
 
     def set_joint_angle(self, hand_index: int, joint: int, radians: float) -> None:
         """Edit a joint of the hand-posed model (only when no recording drives the poses)."""

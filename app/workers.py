@@ -12,10 +12,15 @@ import threading
 from typing import Callable
 
 import numpy as np
+import torch
 from PySide6 import QtCore
 
 from umetrack.errors import UmeTrackError
 from umetrack.recording import Recording
+
+TRACKER_THREADS = torch.get_num_threads()
+"""Intra-op threads for the tracker's network: the process default, read before the main window
+drops its own (GUI) thread to one (torch's setting is per thread; new threads start from the latter)."""
 
 
 class FrameLoader(QtCore.QThread):
@@ -89,6 +94,7 @@ class TrackingWorker(QtCore.QThread):
         from umetrack.track.results import Cancelled, track_recording
         from umetrack.train.loop import load_trained_network
 
+        torch.set_num_threads(TRACKER_THREADS)
         try:
             net, _config = load_trained_network(self.model_path)
             results = track_recording(

@@ -12,7 +12,6 @@ from PySide6 import QtWidgets
 
 from app.session import Session
 from umetrack.crop import CROP_SIZE, CropCamera
-from umetrack.hand import fk
 from umetrack.hand.model import HAND_NAMES, SKELETON_BONES
 from umetrack.track.results import REASONS
 
@@ -87,18 +86,14 @@ class CropsPanel(QtWidgets.QWidget):
             self.titles[(hand, slot)].setText(f"{HAND_NAMES[hand][0].upper()} {label} {fov:.0f}° {status}")
             predicted = tracking.landmarks[frame, hand]
             self._draw(self.prediction_curves[(hand, slot)], crop, predicted, (hand, slot))
-            pose = self.session.displayed_pose(hand) if self.session.follows_recording else None
-            gt = None
-            if pose is not None:
-                with torch.no_grad():
-                    gt = fk.landmarks(self.session.hand_model.to(torch.float64), pose.joint_angles, pose.T_world_from_wrist, hand).numpy()
+            gt = self.session.displayed_landmarks(hand) if self.session.follows_recording else None
             self._draw(self.gt_curves[(hand, slot)], crop, gt, None)
 
     def _draw(self, curve: pg.PlotCurveItem, crop: CropCamera, points: np.ndarray | None, key) -> None:
         if points is None or not np.isfinite(points).all():
             curve.setData([], [])
             return
-        pixels = crop.project(torch.as_tensor(points, dtype=torch.float64)[None])[0].numpy()
+        pixels = crop.project(torch.tensor(points, dtype=torch.float64)[None])[0].numpy()  # a copy: points may be read-only
         if key is not None:
             self.crop_landmarks[key] = pixels
         segments = pixels[np.asarray(SKELETON_BONES)].reshape(-1, 2)

@@ -8,6 +8,7 @@ buffers in place.
 
 from __future__ import annotations
 
+import functools
 import numpy as np
 import torch
 from PySide6 import QtWidgets
@@ -69,15 +70,21 @@ def floor_grid_segments(height: float, half_size: float = 1.0, step: float = 0.1
     return np.asarray(segments, dtype=np.float32)
 
 
-def frustum_segments(camera, depth_m: float = 0.06) -> np.ndarray:
-    """(16, 3) line-segment endpoints of a camera's image-corner pyramid, world metres."""
-    model = camera.model
+@functools.lru_cache(maxsize=64)
+def _frustum_tips(model, depth_m: float) -> torch.Tensor:
+    """(4, 3) image-corner tips in the camera frame. Cached per camera model: unprojecting through
+    fisheye distortion is iterative (~50 ms for 4 corners) and intrinsics do not change per frame."""
     corners = torch.tensor([[0.0, 0.0], [model.width - 1.0, 0.0], [model.width - 1.0, model.height - 1.0], [0.0, model.height - 1.0]], dtype=torch.float64)
     rays, valid = model.unproject(corners)
     # Fisheye corners can lie beyond the lens' usable angle; fall back to a 120-degree pyramid there.
     fallback = torch.tensor([[-1.0, -0.75, 0.6], [1.0, -0.75, 0.6], [1.0, 0.75, 0.6], [-1.0, 0.75, 0.6]], dtype=torch.float64)
     rays = torch.where(valid[:, None], rays, fallback / fallback.norm(dim=1, keepdim=True))
-    tips = rays / rays[:, 2:3].clamp_min(0.2) * depth_m
+    return rays / rays[:, 2:3].clamp_min(0.2) * depth_m
+
+
+def frustum_segments(camera, depth_m: float = 0.06) -> np.ndarray:
+    """(16, 3) line-segment endpoints of a camera's image-corner pyramid, world metres."""
+    tips = _frustum_tips(camera.model, depth_m)
     T = camera.T_world_from_camera
     world = (tips @ T[:3, :3].T + T[:3, 3]).numpy()
     origin = T[:3, 3].numpy()

@@ -1,7 +1,10 @@
 """Transport: play/pause, step, shuttle (J/K/L), speed, frame entry and a scrub bar.
 
 Playback advances the session's playhead on a timer at the recording's frame rate times the
-speed; decoding coalesces behind it, so a slow decoder drops frames instead of lagging.
+speed; decoding coalesces behind it, so a slow decoder drops frames instead of lagging. Paced by the
+views (``follow_display``), playback also waits for the frame it asked for to be shown before moving
+on: every panel redraws on each playhead move, and moves the images cannot keep up with would only
+be drawn in overlays over stale images, costing the time the next shown frame needs.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from app.session import Session
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 SHUTTLE_SPEEDS = (1.0, 2.0, 4.0, 8.0)
 DEFAULT_FPS = 30.0
+MAX_DISPLAY_WAIT_MS = 500
+"""Playback moves on without the display after this long (a frame that failed to decode never shows)."""
 
 
 class TransportPanel(QtWidgets.QWidget):
@@ -26,6 +31,9 @@ class TransportPanel(QtWidgets.QWidget):
         self.timer.timeout.connect(self._tick)
         self._elapsed = QtCore.QElapsedTimer()
         self._start_frame = 0
+        self._paced_by_display = False
+        self._awaiting_display: int | None = None
+        self._awaiting_since = QtCore.QElapsedTimer()
 
         style = self.style()
         self.play_button = QtWidgets.QToolButton()
@@ -89,6 +97,15 @@ class TransportPanel(QtWidgets.QWidget):
             shortcut.activated.connect(slot)
             self.shortcuts.append(shortcut)
 
+    def follow_display(self, frame_shown: QtCore.SignalInstance) -> None:
+        """Pace playback by a views panel's ``frame_shown(frame)`` signal (see the module docstring)."""
+        frame_shown.connect(self._on_frame_displayed)
+        self._paced_by_display = True
+
+    def _on_frame_displayed(self, frame: int) -> None:
+        if frame == self._awaiting_display:
+            self._awaiting_display = None
+
     # -- state -----------------------------------------------------------------------------------
 
     @property
@@ -145,6 +162,7 @@ class TransportPanel(QtWidgets.QWidget):
 
     def pause(self) -> None:
         self.direction = 0
+        self._awaiting_display = None
         self.timer.stop()
         self.play_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay))
 
@@ -169,8 +187,14 @@ class TransportPanel(QtWidgets.QWidget):
         advanced = int(self._elapsed.elapsed() / 1000.0 * self.fps * self.speed)
         target = self._start_frame + self.direction * advanced
         last = self.session.num_frames - 1
-        if target >= last or target <= 0:
+        # The end in the direction of play (a first tick within one frame of starting at 0 is not one).
+        if (self.direction > 0 and target >= last) or (self.direction < 0 and target <= 0):
             self.session.seek(max(0, min(target, last)))
             self.pause()
             return
+        if self._awaiting_display is not None and self._awaiting_since.elapsed() < MAX_DISPLAY_WAIT_MS:
+            return  # the frame asked for last is not on screen yet: skip this tick rather than pile up
+        if target != self.session.playhead and self._paced_by_display and self.session.recording.has_images:
+            self._awaiting_display = target
+            self._awaiting_since.start()
         self.session.seek(target)

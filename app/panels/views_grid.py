@@ -12,8 +12,9 @@ from PySide6 import QtCore, QtWidgets
 from app.session import Session
 from app.style import HAND_RGB
 from app.workers import FrameLoader
-from umetrack.hand import fk
 from umetrack.hand.model import SKELETON_BONES
+
+_BONES = np.asarray(SKELETON_BONES)
 
 
 
@@ -142,6 +143,8 @@ class ViewsGridPanel(QtWidgets.QWidget):
         for item, image in zip(self.image_items, images):
             item.setImage(image, autoLevels=False, levels=(0, 255))
         self.displayed_frame = frame
+        if frame == self.session.playhead:
+            self._draw_overlays()
         self.frame_shown.emit(frame)
 
     def _on_failed(self, recording, frame: int, message: str) -> None:
@@ -152,46 +155,60 @@ class ViewsGridPanel(QtWidgets.QWidget):
     # -- overlays --------------------------------------------------------------------------------
 
     def _refresh_overlays(self) -> None:
+        """GT skeletons (coloured) and predicted ones (white, dashed) at the playhead, in every view.
+
+        Every point drawn in a view goes through a single projection call per view: projecting is
+        what costs, not the number of points. The pixels are computed at once (``overlay_pixels``),
+        but put on screen together with the playhead's images when those are still being decoded:
+        one repaint per frame instead of two, and skeletons never run ahead of the picture.
+        """
         recording = self.session.recording
         if recording is None or not self.view_boxes:
             return
         frame = self.session.playhead
         cameras = recording.cameras(frame)
-        show = self.session.visible_layers["skeleton"]
         self.overlay_pixels.clear()
         self.prediction_pixels.clear()
-        self._draw_predictions(frame, cameras)
-        for view in range(recording.num_views):
-            for hand in (0, 1):
-                pose = self.session.displayed_pose(hand)
-                curve, scatter = self.skeleton_items[view][hand], self.landmark_items[view][hand]
-                if not show or pose is None or cameras is None:
-                    curve.setData([], [])
-                    scatter.setData([], [])
-                    continue
-                with torch.no_grad():
-                    points = fk.landmarks(self.session.hand_model.to(torch.float64), pose.joint_angles, pose.T_world_from_wrist, hand)
-                pixels = _pixels_in_view(cameras[view], points)
-                self.overlay_pixels[(view, hand)] = pixels
-                bones = np.asarray(SKELETON_BONES)
-                segments = pixels[bones].reshape(-1, 2)
-                keep = np.isfinite(segments).all(1).reshape(-1, 2).all(1).repeat(2)
-                curve.setData(segments[keep, 0], segments[keep, 1])
-                finite = np.isfinite(pixels).all(1)
-                scatter.setData(pixels[finite, 0], pixels[finite, 1])
-
-    def _draw_predictions(self, frame: int, cameras) -> None:
-        """The tracker's predicted skeletons (white, dashed) where results exist for this frame."""
+        wanted: dict[tuple[str, int], np.ndarray] = {}  # (kind, hand) -> (21, 3) world points
         tracking = self.session.tracking
-        show = self.session.visible_layers["prediction"] and tracking is not None and cameras is not None
-        for view, items in enumerate(self.prediction_items):
-            for hand, curve in items.items():
-                points = tracking.landmarks[frame, hand] if show else None
-                if points is None or not np.isfinite(points).all():
-                    curve.setData([], [])
-                    continue
-                pixels = _pixels_in_view(cameras[view], torch.as_tensor(points, dtype=torch.float64))
-                self.prediction_pixels[(view, hand)] = pixels
-                segments = pixels[np.asarray(SKELETON_BONES)].reshape(-1, 2)
-                keep = np.isfinite(segments).all(1).reshape(-1, 2).all(1).repeat(2)
-                curve.setData(segments[keep, 0], segments[keep, 1])
+        for hand in (0, 1):
+            if cameras is None:
+                break
+            gt = self.session.displayed_landmarks(hand) if self.session.visible_layers["skeleton"] else None
+            if gt is not None:
+                wanted[("gt", hand)] = gt
+            if self.session.visible_layers["prediction"] and tracking is not None and np.isfinite(tracking.landmarks[frame, hand]).all():
+                wanted[("prediction", hand)] = tracking.landmarks[frame, hand].astype(np.float64)
+        keys = list(wanted)
+        points = torch.as_tensor(np.concatenate([wanted[key] for key in keys])) if keys else None
+        for view in range(recording.num_views):
+            pixels = _pixels_in_view(cameras[view], points) if points is not None else None
+            drawn = {key: pixels[21 * i : 21 * (i + 1)] for i, key in enumerate(keys)} if pixels is not None else {}
+            for hand in (0, 1):
+                gt, predicted = drawn.get(("gt", hand)), drawn.get(("prediction", hand))
+                if gt is not None:
+                    self.overlay_pixels[(view, hand)] = gt
+                if predicted is not None:
+                    self.prediction_pixels[(view, hand)] = predicted
+        if not recording.has_images or self.displayed_frame == frame:
+            self._draw_overlays()
+
+    def _draw_overlays(self) -> None:
+        """Put ``overlay_pixels`` and ``prediction_pixels`` on the view boxes' items."""
+        for view in range(len(self.view_boxes)):
+            for hand in (0, 1):
+                gt = self.overlay_pixels.get((view, hand))
+                _draw_skeleton(self.skeleton_items[view][hand], gt)
+                _draw_skeleton(self.prediction_items[view][hand], self.prediction_pixels.get((view, hand)))
+                finite = np.isfinite(gt).all(1) if gt is not None else None
+                self.landmark_items[view][hand].setData(*((gt[finite, 0], gt[finite, 1]) if gt is not None else ([], [])))
+
+
+def _draw_skeleton(curve: pg.PlotCurveItem, pixels: np.ndarray | None) -> None:
+    """Bones whose two ends are both visible; nothing for None."""
+    if pixels is None:
+        curve.setData([], [])
+        return
+    segments = pixels[_BONES].reshape(-1, 2)
+    keep = np.isfinite(segments).all(1).reshape(-1, 2).all(1).repeat(2)
+    curve.setData(segments[keep, 0], segments[keep, 1])

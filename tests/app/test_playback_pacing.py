@@ -1,0 +1,83 @@
+"""What keeps playback cheap: landmarks computed once per frame for every panel, playback paced by
+the display, overlays put on screen with their frame's images."""
+
+import numpy as np
+import pytest
+import torch
+
+from app.session import Session
+from umetrack.hand import fk
+from umetrack.recording import write_umetrack_raw
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def video(make_recording, tmp_path):
+    recording = make_recording(num_frames=20, num_views=2, width=160, height=120)
+    path, _ = write_umetrack_raw(recording, tmp_path / "recording_00")
+    return recording, path
+
+
+def test_displayed_landmarks_are_computed_once_per_frame_and_match_fk(video):
+    recording, path = video
+    session = Session()
+    session.open_recording(path)
+    session.seek(8)
+    first = session.displayed_landmarks(0)
+    assert session.displayed_landmarks(0) is first  # cached: every panel shares one FK call
+    assert not first.flags.writeable
+    pose = recording.gt.pose(8, 0)
+    expected = fk.landmarks(recording.hand_model.to(torch.float64), pose.joint_angles, pose.T_world_from_wrist, 0).numpy()
+    np.testing.assert_allclose(first, expected, atol=1e-9)
+    session.seek(9)
+    assert session.displayed_landmarks(0) is not first
+    assert session.displayed_landmarks(1) is not None
+    session.seek(1)
+    assert session.displayed_landmarks(1) is None  # right hand absent in frames 0-2
+
+
+def test_manual_pose_edits_refresh_the_cached_landmarks():
+    session = Session()
+    before = session.displayed_landmarks(0)
+    session.set_joint_angle(0, 6, 1.2)
+    after = session.displayed_landmarks(0)
+    assert np.abs(after - before).max() > 0.005
+
+
+def test_playing_from_the_first_frame_survives_an_early_timer_tick(main_window, video, qtbot):
+    _recording, path = video
+    main_window.open_recording(path)
+    transport = main_window.transport
+    transport.play(1)
+    transport._tick()  # within the first frame interval: the clock still says frame 0
+    assert transport.playing and main_window.session.playhead == 0
+    transport.pause()
+
+
+def test_playback_waits_for_the_frame_on_screen_before_moving_on(main_window, video, qtbot):
+    _recording, path = video
+    window = main_window
+    window.open_recording(path)
+    qtbot.waitUntil(lambda: window.views.displayed_frame == 0, timeout=5000)
+    window.views.loader.loaded.disconnect(window.views._on_loaded)  # frames decode but never show
+    window.transport.play(1)
+    qtbot.waitUntil(lambda: window.session.playhead > 0, timeout=2000)
+    asked = window.session.playhead
+    qtbot.wait(250)  # 7 frame intervals at 30 fps
+    assert window.session.playhead == asked  # not shown yet: playback holds instead of piling up moves
+    qtbot.waitUntil(lambda: window.session.playhead > asked, timeout=2000)  # gives up waiting after 0.5 s
+    window.transport.pause()
+
+
+def test_overlays_reach_the_screen_with_their_images(main_window, video, qtbot):
+    _recording, path = video
+    window = main_window
+    window.open_recording(path)
+    qtbot.waitUntil(lambda: window.views.displayed_frame == 0, timeout=5000)
+    window.session.seek(10)
+    computed = window.views.overlay_pixels[(0, 0)]  # known at once (for inspection and tests)
+    qtbot.waitUntil(lambda: window.views.displayed_frame == 10, timeout=5000)
+    curve = window.views.skeleton_items[0][0]
+    finite = np.isfinite(computed).all(1)
+    assert len(curve.xData) > 0 and set(np.round(curve.xData, 6)) <= set(np.round(computed[finite, 0], 6))
