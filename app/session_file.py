@@ -22,6 +22,7 @@ from typing import Any
 from app.session import Session
 from umetrack.errors import FormatError
 from umetrack.fileio import atomic_write_json, read_json, require
+from umetrack.hand.model import NUM_LANDMARKS
 from umetrack.track.tracker import TrackerOptions
 
 SESSION_FORMAT = "umetrack-studio-session"
@@ -54,6 +55,8 @@ class SessionState:
     tracker: TrackerRun | None = None
     playhead: int = 0
     selected_hand: int | None = None
+    selected_joint: int | None = None
+    """Landmark index of the selected hand (the per-joint error panel's selection), or None."""
     visible_layers: dict[str, bool] = field(default_factory=dict)
     dock_state: bytes | None = None
     """QMainWindow.saveState() bytes: opaque to this module, stored base64."""
@@ -71,6 +74,7 @@ class SessionState:
             "tracker": tracker,
             "playhead": self.playhead,
             "selected_hand": self.selected_hand,
+            "selected_joint": self.selected_joint,
             "layers": dict(self.visible_layers),
             "dock_state": base64.b64encode(self.dock_state).decode("ascii") if self.dock_state is not None else None,
         }
@@ -107,6 +111,10 @@ class SessionState:
         selected = require(document, "selected_hand", source)
         if selected not in (None, 0, 1) or isinstance(selected, bool):
             raise FormatError(source, "selected_hand", f"expected 0 (left), 1 (right) or null, got {selected!r}")
+        # Optional: files written before joints could be selected have no such field.
+        joint = document.get("selected_joint") if isinstance(document, dict) else None
+        if joint is not None and (not isinstance(joint, int) or isinstance(joint, bool) or not 0 <= joint < NUM_LANDMARKS or selected is None):
+            raise FormatError(source, "selected_joint", f"expected a landmark 0..{NUM_LANDMARKS - 1} of the selected hand, or null; got {joint!r}")
         layers = require(document, "layers", source)
         if not isinstance(layers, dict) or not all(isinstance(k, str) and isinstance(v, bool) for k, v in layers.items()):
             raise FormatError(source, "layers", "expected an object of layer name -> true/false")
@@ -125,6 +133,7 @@ class SessionState:
             tracker=tracker,
             playhead=playhead,
             selected_hand=selected,
+            selected_joint=joint,
             visible_layers=dict(layers),
             dock_state=dock_state,
         )
@@ -138,18 +147,21 @@ def capture(session: Session, tracker: TrackerRun | None = None, dock_state: byt
         tracker=tracker,
         playhead=session.playhead,
         selected_hand=session.selected_hand,
+        selected_joint=session.selected_joint,
         visible_layers=dict(session.visible_layers),
         dock_state=dock_state,
     )
 
 
 def apply_view_state(session: Session, state: SessionState) -> None:
-    """Playhead (clamped to the open recording), selection and layer toggles. Layers this Studio does
+    """Playhead (clamped to the open recording), selected hand and joint, and layer toggles. Layers this Studio does
     not know (saved by a newer one) are ignored; layers the file does not mention keep their state."""
     for name, visible in state.visible_layers.items():
         if name in session.visible_layers:
             session.set_layer_visible(name, visible)
     session.select_hand(state.selected_hand)
+    if state.selected_hand is not None:
+        session.select_joint(state.selected_hand, state.selected_joint)
     session.seek(state.playhead)
 
 

@@ -27,6 +27,7 @@ def _state(tmp_path: Path) -> SessionState:
         tracker=TrackerRun(tmp_path / "runs" / "weights.pt", "unknown", "tracked"),
         playhead=42,
         selected_hand=1,
+        selected_joint=7,
         visible_layers={"mesh": False, "skeleton": True},
         dock_state=bytes(range(256)),
     )
@@ -60,14 +61,17 @@ def test_paths_inside_the_checkout_survive_moving_it(tmp_path):
 def test_capture_and_apply_view_state():
     session = Session()
     session.set_layer_visible("floor", False)
-    session.select_hand(0)
+    session.select_joint(0, 4)
     state = capture(session, dock_state=b"layout")
-    assert state.visible_layers["floor"] is False and state.selected_hand == 0 and state.dock_state == b"layout"
+    assert state.visible_layers["floor"] is False and state.selected_hand == 0 and state.selected_joint == 4
+    assert state.dock_state == b"layout"
     other = Session()
     # A layer saved by a newer Studio is ignored; layers the file omits keep their state.
     apply_view_state(other, SessionState(visible_layers={"floor": False, "from_the_future": True}, selected_hand=1))
     assert other.visible_layers["floor"] is False and other.visible_layers["mesh"] is True
-    assert other.selected_hand == 1
+    assert other.selected_hand == 1 and other.selected_joint is None
+    apply_view_state(other, SessionState(selected_hand=0, selected_joint=20))
+    assert (other.selected_hand, other.selected_joint) == (0, 20)
 
 
 @pytest.mark.parametrize(
@@ -78,6 +82,7 @@ def test_capture_and_apply_view_state():
         (lambda d: d.pop("playhead"), "playhead", "missing"),
         (lambda d: d.update(playhead=-3), "playhead", "frame number"),
         (lambda d: d.update(selected_hand=2), "selected_hand", "0 (left)"),
+        (lambda d: d.update(selected_joint=21), "selected_joint", "landmark 0..20"),
         (lambda d: d.update(layers={"mesh": "yes"}), "layers", "true/false"),
         (lambda d: d.update(dock_state="***"), "dock_state", "base64"),
         (lambda d: d["tracker"].update(crops="psychic"), "tracker.crops", "oracle"),
@@ -92,6 +97,14 @@ def test_invalid_fields_are_named(tmp_path, change, field, words):
     with pytest.raises(FormatError) as info:
         load_session_file(path)
     assert info.value.field == field and words in str(info.value) and "s.session.json" in str(info.value)
+
+
+def test_files_without_a_selected_joint_still_read(tmp_path):
+    path = tmp_path / "old.session.json"
+    document = _state(tmp_path).to_json(path)
+    del document["selected_joint"]
+    path.write_text(json.dumps(document))
+    assert load_session_file(path).selected_joint is None
 
 
 def test_truncated_and_non_json_files_raise_format_error(tmp_path):
