@@ -136,3 +136,65 @@ def tracked_from_landmarks():
         )
 
     return make
+
+
+# -- network weights that track without training (for calibration and tracking workflows) --
+
+STEADY_NETWORK_SCALE = 1.04
+
+
+@pytest.fixture
+def steady_network_scale() -> float:
+    """The hand scale ``steady_light_network`` predicts (to ~1e-3: its output layers keep a trace of their random weights)."""
+    return STEADY_NETWORK_SCALE
+
+
+@pytest.fixture
+def steady_light_network(hand_model):
+    """A randomly initialised light network whose regressors' output layers are turned down (weights
+    x 0.01) and biased to one plausible hand: neutral fingers, centred 40 cm in front of the reference
+    crop camera, scale ``STEADY_NETWORK_SCALE``. An untrained network's hand lands outside its crops,
+    so every hand would be a lost track; this one tracks every hand it is given crops for, which
+    makes calibration samples and known-skeleton errors exist without trained weights."""
+    from umetrack.model.root import reference_points
+    from umetrack.train.loop import make_network
+
+    torch.manual_seed(0)
+    net = make_network("light")
+    wrist_points = reference_points() - hand_model.landmark_rest_positions.mean(0).float() + torch.tensor([0.0, 0.0, 0.4])
+    finger_angles = hand_model.neutral_angles[:20].float()
+    for regressor, predicts_scale in ((net._regressor_u, True), (net._regressor_k, False)):
+        output = regressor._pose_regression_layers[2]
+        with torch.no_grad():
+            output.weight.mul_(0.01)
+            bias = torch.zeros_like(output.bias)
+            bias[:20] = finger_angles
+            bias[20:41] = wrist_points.flatten()
+            if predicts_scale:
+                bias[41] = float(np.log(STEADY_NETWORK_SCALE))
+            output.bias.copy_(bias)
+    return net.eval()
+
+
+@pytest.fixture
+def two_view_hand_frames():
+    """Factory: (hand, frame) pairs of ``frames`` in which at least two cameras see >= 19 landmarks of
+    the hand's GT pose posed on ``model``: the hand observations a scale calibration samples. Counted
+    with the tracker's own view selection, frame by frame."""
+    from umetrack.hand import fk
+    from umetrack.track.tracker import select_views
+
+    def find(recording, model, frames, hands=(0, 1)) -> list[tuple[int, int]]:
+        model = model.to(torch.float64)
+        found = []
+        for frame in frames:
+            cameras = recording.cameras(frame)
+            for hand, pose in sorted(recording.gt_poses(frame).items()):
+                if hand not in hands or pose.confidence < 0.5 or cameras is None:
+                    continue
+                points = fk.landmarks(model, pose.joint_angles.double(), pose.T_world_from_wrist.double(), hand)
+                if len(select_views(points, cameras, [True] * len(cameras))) >= 2:
+                    found.append((hand, frame))
+        return found
+
+    return find

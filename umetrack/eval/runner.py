@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -32,8 +33,8 @@ from umetrack.metrics import (
 )
 from umetrack.model.network import UmeTrackNet
 from umetrack.recording import Recording
-from umetrack.track.calibration import ScaleCalibration
-from umetrack.track.results import gt_bootstrap
+from umetrack.track.calibration import ScaleCalibration, scale_relative_to
+from umetrack.track.results import Cancelled, gt_bootstrap
 from umetrack.track.tracker import Reason, Tracker, TrackerOptions, select_views
 
 
@@ -78,10 +79,7 @@ class RecordingEvaluation:
 
 def _true_scale(recording: Recording, generic: HandModel) -> float:
     """Scale of the recording's hand relative to the generic model (wrist to middle fingertip)."""
-    def length(model: HandModel) -> float:
-        return float((model.landmark_rest_positions[2] - model.landmark_rest_positions[5]).norm())
-
-    return length(recording.hand_model) / length(generic)
+    return scale_relative_to(recording.hand_model, generic)
 
 
 def calibrate_scale(net: UmeTrackNet, recording: Recording, generic: HandModel, samples: int = 30) -> ScaleCalibration:
@@ -98,9 +96,17 @@ def calibrate_scale(net: UmeTrackNet, recording: Recording, generic: HandModel, 
 
 
 def track_keypoints(
-    net: UmeTrackNet, recording: Recording, model: HandModel, crops: str, temporal: bool = True
+    net: UmeTrackNet,
+    recording: Recording,
+    model: HandModel,
+    crops: str,
+    temporal: bool = True,
+    frames: range | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run the known-skeleton tracker over a recording.
+    """Run the known-skeleton tracker over a recording (or over ``frames`` of it; other frames stay
+    invalid). ``progress(done, total)`` follows each frame; ``should_stop()`` True raises ``Cancelled``.
 
     Returns:
         predicted (2, N, 21, 3), truth (2, N, 21, 3) world metres (NaN where absent), valid (2, N)
@@ -115,7 +121,10 @@ def track_keypoints(
     truth = np.full((2, n, 21, 3), np.nan)
     valid = np.zeros((2, n), bool)
     tracked = np.zeros((2, n), bool)
-    for frame in range(n):
+    frames = range(n) if frames is None else frames
+    for done, frame in enumerate(frames):
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"tracking cancelled at frame {frame}")
         if detector_state is not None:
             detector_state["frame"] = frame
         cameras = recording.cameras(frame)
@@ -134,6 +143,8 @@ def track_keypoints(
             if hand_result is not None and hand_result.reason is Reason.TRACKED:
                 tracked[hand, frame] = True
                 predicted[hand, frame] = hand_result.landmarks
+        if progress is not None:
+            progress(done + 1, len(frames))
     return predicted, truth, valid, tracked
 
 

@@ -19,6 +19,10 @@ from umetrack.track.tracker import HandResult, Reason
 
 DEFAULT_SAMPLES = 30
 MIN_VIEWS_FOR_SCALE = 2
+MAX_RELATIVE_STANDARD_ERROR = 0.01
+"""Convergence: the mean of the samples is known to 1 % (one standard error), so the calibrated
+scale is within ~2 % of what the network would average to with unlimited samples, well inside the
+3 % the calibrated skeleton is expected to reach."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,38 @@ class CalibrationStatus:
     def converged(self) -> bool:
         return self.samples >= self.required
 
+    @property
+    def relative_standard_error(self) -> float | None:
+        """standard_error / mean: the uncertainty of the estimate as a fraction of it."""
+        if self.standard_error is None or not self.mean:
+            return None
+        return self.standard_error / abs(self.mean)
+
+    def settled(self, max_relative_standard_error: float = MAX_RELATIVE_STANDARD_ERROR) -> bool:
+        """Converged and trustworthy: all ``required`` samples are in (the paper's protocol) and the
+        mean is known to ``max_relative_standard_error``. A complete calibration whose samples
+        disagree more than that is finished but not to be trusted (the hand was badly seen)."""
+        error = self.relative_standard_error
+        return self.converged and error is not None and error <= max_relative_standard_error
+
+
+def scale_relative_to(subject: HandModel, generic: HandModel) -> float:
+    """How much larger ``subject``'s hand is than ``generic`` (wrist to middle fingertip): the true
+    scale a calibration of that subject should find (a synthetic subject is an exactly scaled generic)."""
+
+    def length(model: HandModel) -> float:
+        return float((model.landmark_rest_positions[2] - model.landmark_rest_positions[5]).norm())
+
+    return length(subject) / length(generic)
+
+
+def _status_of(samples: list[float], required: int) -> CalibrationStatus:
+    n = len(samples)
+    mean = sum(samples) / n if n else None
+    spread = math.sqrt(sum((s - mean) ** 2 for s in samples) / (n - 1)) if n >= 2 else None
+    error = spread / math.sqrt(n) if spread is not None else None
+    return CalibrationStatus(n, required, mean, spread, error)
+
 
 @dataclass
 class ScaleCalibration:
@@ -64,11 +100,11 @@ class ScaleCalibration:
 
     @property
     def status(self) -> CalibrationStatus:
-        n = len(self.samples)
-        mean = sum(self.samples) / n if n else None
-        spread = math.sqrt(sum((s - mean) ** 2 for s in self.samples) / (n - 1)) if n >= 2 else None
-        error = spread / math.sqrt(n) if spread is not None else None
-        return CalibrationStatus(n, self.required, mean, spread, error)
+        return _status_of(self.samples, self.required)
+
+    def history(self) -> list[CalibrationStatus]:
+        """The status after each sample, in order (what a live plot of the running estimate shows)."""
+        return [_status_of(self.samples[: n + 1], self.required) for n in range(len(self.samples))]
 
     def calibrated_model(self, generic: HandModel) -> HandModel:
         """The generic model scaled by the mean prediction (raises if no sample was collected)."""
