@@ -8,6 +8,7 @@ import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.exports import ExportActions
+from app.live_actions import LiveActions
 from app.panels.crops import CropsPanel
 from app.panels.failures import FailuresPanel
 from app.panels.hand_pose import HandPosePanel
@@ -104,6 +105,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_model_action = file_menu.addAction("Open &hand model…", self.open_hand_model_dialog)
         file_menu.addSeparator()
         self.session_actions = SessionActions(self, file_menu)
+        file_menu.addSeparator()
+        self.live_actions = LiveActions(self, file_menu)
         file_menu.addSeparator()
         self.export_actions = ExportActions(self, file_menu.addMenu("&Export"))
         file_menu.addSeparator()
@@ -295,6 +298,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.tracking_worker.cancel()
             self.tracking_worker.wait()
         self.export_actions.shutdown()
+        self.live_actions.shutdown()
         self.views.shutdown()
         self.joint_errors.shutdown()
         self.failures.shutdown()

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from app.events import Event
+from app.live_session import LiveSession
 from umetrack.annotation.pinch_files import AnnotationAutosave, open_autosave
 from umetrack.annotation.pinch_intervals import IntervalChange, PinchAnnotations
 from umetrack.hand import fk
@@ -83,6 +84,8 @@ class Session:
         self.layer_toggled = Event("layer_toggled")
         self.tracking_changed = Event("tracking_changed")
         self.annotations_changed = Event("annotations_changed")
+        self.live = LiveSession()
+        """Live-mode state (File ▸ Live source…); inactive while the player shows a recording."""
         self.pinch_annotations: PinchAnnotations | None = None
         self.annotation_autosave: AnnotationAutosave | None = None  # None: in-memory recording, not saved
         self.tracking: TrackedRecording | None = None

@@ -9,24 +9,10 @@ import pyqtgraph as pg
 import torch
 from PySide6 import QtCore, QtWidgets
 
+from app.overlays import draw_skeleton, pixels_in_view
 from app.session import Session
 from app.style import HAND_RGB
 from app.workers import FrameLoader
-from umetrack.hand.model import SKELETON_BONES
-
-_BONES = np.asarray(SKELETON_BONES)
-
-
-
-def _pixels_in_view(camera, points: torch.Tensor) -> np.ndarray:
-    """(21, 2) pixels of world points, NaN where a point is not visible in the image (behind the
-    camera, beyond the lens, or outside the frame)."""
-    with torch.no_grad():
-        pixels, _valid = camera.project_world(points)
-        visible = camera.visible(points)
-    pixels = pixels.numpy().copy()
-    pixels[~visible.numpy()] = np.nan
-    return pixels
 
 
 class ViewsGridPanel(QtWidgets.QWidget):
@@ -182,7 +168,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         keys = list(wanted)
         points = torch.as_tensor(np.concatenate([wanted[key] for key in keys])) if keys else None
         for view in range(recording.num_views):
-            pixels = _pixels_in_view(cameras[view], points) if points is not None else None
+            pixels = pixels_in_view(cameras[view], points) if points is not None else None
             drawn = {key: pixels[21 * i : 21 * (i + 1)] for i, key in enumerate(keys)} if pixels is not None else {}
             for hand in (0, 1):
                 gt, predicted = drawn.get(("gt", hand)), drawn.get(("prediction", hand))
@@ -198,17 +184,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         for view in range(len(self.view_boxes)):
             for hand in (0, 1):
                 gt = self.overlay_pixels.get((view, hand))
-                _draw_skeleton(self.skeleton_items[view][hand], gt)
-                _draw_skeleton(self.prediction_items[view][hand], self.prediction_pixels.get((view, hand)))
+                draw_skeleton(self.skeleton_items[view][hand], gt)
+                draw_skeleton(self.prediction_items[view][hand], self.prediction_pixels.get((view, hand)))
                 finite = np.isfinite(gt).all(1) if gt is not None else None
                 self.landmark_items[view][hand].setData(*((gt[finite, 0], gt[finite, 1]) if gt is not None else ([], [])))
-
-
-def _draw_skeleton(curve: pg.PlotCurveItem, pixels: np.ndarray | None) -> None:
-    """Bones whose two ends are both visible; nothing for None."""
-    if pixels is None:
-        curve.setData([], [])
-        return
-    segments = pixels[_BONES].reshape(-1, 2)
-    keep = np.isfinite(segments).all(1).reshape(-1, 2).all(1).repeat(2)
-    curve.setData(segments[keep, 0], segments[keep, 1])

@@ -1,0 +1,190 @@
+"""Live camera views: the newest frame of every camera with ground truth (hand colours, when the
+source knows it) and the newest prediction (white, dashed) projected into it, a HUD with per-stage
+latency and fps, and a banner naming the cameras that are disconnected while they reconnect."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6 import QtCore, QtWidgets
+
+from app.live_session import STAGES, LivePrediction, LiveStats, RateMeter, RollingMean
+from app.overlays import draw_skeleton, pixels_in_view
+from app.session import Session
+from app.style import HAND_RGB
+from umetrack.hand import fk
+from umetrack.live import LiveFrame, LiveRig
+
+_HUD_STYLE = "background: rgba(10, 12, 16, 190); color: #e8e8e8; padding: 6px; font-family: monospace;"
+_BANNER_STYLE = "background: #b8860b; color: black; padding: 6px; font-weight: bold;"
+
+
+def _format_ms(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.0f} ms"
+
+
+def hud_text(stats: LiveStats, model_status: str, prediction: LivePrediction | None, recording_s: float | None) -> str:
+    """The HUD's lines: rates, per-stage latency, the model and the hands' state, the recording."""
+    lines = [
+        f"capture {stats.capture_fps:.1f} fps · tracking {stats.tracking_fps:.1f} fps · display {stats.display_fps:.1f} fps"
+        f" · {stats.frames_dropped} frames dropped",
+        "latency  " + " · ".join(f"{stage} {_format_ms(stats.stage_ms[stage])}" for stage in STAGES)
+        + f" · end-to-end {_format_ms(stats.latency_ms)}",
+    ]
+    hands = ""
+    if prediction is not None:
+        hands = " — " + ", ".join(f"{('left', 'right')[h]} {reason}" for h, reason in sorted(prediction.reasons.items()))
+    lines.append(f"model  {model_status}{hands}")
+    if recording_s is not None:
+        lines.append(f"● REC {int(recording_s // 60):02d}:{int(recording_s % 60):02d}")
+    return "\n".join(lines)
+
+
+class LiveViewsPanel(QtWidgets.QWidget):
+    """Observes ``session.live``; only ever touched on the GUI thread."""
+
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("live_views")
+        self.session = session
+        self.live = session.live
+        self.banner = QtWidgets.QLabel()
+        self.banner.setStyleSheet(_BANNER_STYLE)
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground((24, 26, 30))
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.graphics, 1)
+        self.hud = QtWidgets.QLabel(self.graphics)
+        self.hud.setStyleSheet(_HUD_STYLE)
+        self.hud.move(8, 8)
+
+        self.display_rate = RateMeter()
+        self.render_ms = RollingMean()
+        self.image_items: list[pg.ImageItem] = []
+        self.title_items: list[pg.TextItem] = []
+        self.gt_items: list[dict[int, pg.PlotCurveItem]] = []
+        self.prediction_items: list[dict[int, pg.PlotCurveItem]] = []
+        self.prediction_pixels: dict[tuple[int, int], np.ndarray] = {}
+        """(view, hand) -> (21, 2) predicted landmark pixels drawn on the newest frame."""
+        self.shown_frame_index: int | None = None
+        self._rig: LiveRig | None = None
+        self._hand_model_f64 = None
+
+        self.live.started.connect(self._on_started)
+        self.live.frame_changed.connect(self._on_frame)
+        self.live.prediction_changed.connect(lambda _p: self._draw_predictions())
+        self.live.views_status_changed.connect(self._on_views_status)
+        self.live.stats_changed.connect(lambda _s: self._refresh_hud())
+        self.live.recording_changed.connect(lambda _p: self._refresh_hud())
+        self.live.stopped.connect(self._on_stopped)
+
+    # -- layout -----------------------------------------------------------------------------------
+
+    def _on_started(self, rig: LiveRig, source_name: str) -> None:
+        self._rig = rig
+        self._hand_model_f64 = rig.hand_model.to(torch.float64) if rig.hand_model is not None else None
+        self.graphics.clear()
+        self.image_items.clear()
+        self.title_items.clear()
+        self.gt_items.clear()
+        self.prediction_items.clear()
+        self.prediction_pixels.clear()
+        self.shown_frame_index = None
+        columns = max(1, math.ceil(math.sqrt(rig.num_views)))
+        for view, (label, model) in enumerate(zip(rig.labels, rig.models)):
+            box = self.graphics.addViewBox(row=view // columns, col=view % columns, lockAspect=True, invertY=True, enableMenu=False)
+            image = pg.ImageItem(axisOrder="row-major")
+            image.setImage(np.zeros((model.height, model.width), np.uint8), levels=(0, 255))
+            box.addItem(image)
+            title = pg.TextItem(self._title(view), color=(220, 220, 220), anchor=(0, 0))
+            title.setPos(4, model.height - 24)
+            box.addItem(title)
+            predictions = {hand: pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=2, style=QtCore.Qt.PenStyle.DashLine), connect="pairs") for hand in HAND_RGB}
+            gts = {hand: pg.PlotCurveItem(pen=pg.mkPen(color, width=2), connect="pairs") for hand, color in HAND_RGB.items()}
+            for curve in (*predictions.values(), *gts.values()):
+                box.addItem(curve)
+            box.setRange(xRange=(0, model.width), yRange=(0, model.height), padding=0.01)
+            self.image_items.append(image)
+            self.title_items.append(title)
+            self.gt_items.append(gts)
+            self.prediction_items.append(predictions)
+        self._on_views_status({})
+        self._refresh_hud()
+
+    def _title(self, view: int, error: str | None = None) -> str:
+        label = self._rig.labels[view] if self._rig is not None else str(view)
+        return f"camera {view + 1} ({label})" + (" — no signal" if error else "")
+
+    def _on_stopped(self) -> None:
+        self.banner.hide()
+        self.hud.setText("Live mode stopped")
+        self.hud.adjustSize()
+
+    # -- frames -----------------------------------------------------------------------------------
+
+    def _on_frame(self, frame: LiveFrame) -> None:
+        started = time.perf_counter()
+        for item, image, model in zip(self.image_items, frame.images, self._rig.models):
+            item.setImage(image if image is not None else np.zeros((model.height, model.width), np.uint8), autoLevels=False, levels=(0, 255))
+        self._draw_ground_truth(frame)
+        self._draw_predictions()
+        self.shown_frame_index = frame.index
+        self.render_ms.add(1e3 * (time.perf_counter() - started))
+        self.display_rate.tick()
+
+    def _project(self, frame: LiveFrame, points: np.ndarray) -> list[np.ndarray]:
+        """(P, 3) world points -> per view (P, 2) pixels (NaN where not visible)."""
+        tensor = torch.as_tensor(points, dtype=torch.float64)
+        return [pixels_in_view(camera, tensor) for camera in frame.cameras(self._rig)]
+
+    def _draw_ground_truth(self, frame: LiveFrame) -> None:
+        hands = sorted(frame.gt) if self._hand_model_f64 is not None and self.session.visible_layers["skeleton"] else []
+        pixels = None
+        if hands:
+            with torch.no_grad():
+                points = [fk.landmarks(self._hand_model_f64, frame.gt[h].joint_angles.double(), frame.gt[h].T_world_from_wrist.double(), h).numpy() for h in hands]
+            pixels = self._project(frame, np.concatenate(points))
+        for view, items in enumerate(self.gt_items):
+            for hand, curve in items.items():
+                draw_skeleton(curve, pixels[view][21 * hands.index(hand) : 21 * (hands.index(hand) + 1)] if pixels is not None and hand in hands else None)
+
+    def _draw_predictions(self) -> None:
+        """The newest prediction over the newest frame (world points, so a slightly older prediction
+        still lands where the hand was)."""
+        frame, prediction = self.live.frame, self.live.prediction
+        self.prediction_pixels.clear()
+        hands = sorted(prediction.landmarks) if prediction is not None and frame is not None and self.session.visible_layers["prediction"] else []
+        pixels = self._project(frame, np.concatenate([prediction.landmarks[h] for h in hands])) if hands else None
+        for view, items in enumerate(self.prediction_items):
+            for hand, curve in items.items():
+                drawn = pixels[view][21 * hands.index(hand) : 21 * (hands.index(hand) + 1)] if pixels is not None and hand in hands else None
+                if drawn is not None:
+                    self.prediction_pixels[(view, hand)] = drawn
+                draw_skeleton(curve, drawn)
+
+    # -- status -----------------------------------------------------------------------------------
+
+    def _on_views_status(self, disconnected: dict[int, str]) -> None:
+        for view, title in enumerate(self.title_items):
+            title.setText(self._title(view, disconnected.get(view)))
+        if not disconnected:
+            self.banner.hide()
+            return
+        self.banner.setText("\n".join(f"{self._title(view)} disconnected — reconnecting… ({reason.split(' — ')[0]})" for view, reason in sorted(disconnected.items())))
+        self.banner.show()
+
+    def _refresh_hud(self) -> None:
+        live = self.live
+        recording_s = time.monotonic() - live.recording_started_at if live.recording_started_at is not None else None
+        self.hud.setText(hud_text(live.stats, live.model_status, live.prediction, recording_s))
+        self.hud.adjustSize()
+        self.hud.raise_()
