@@ -43,7 +43,29 @@ def test_oracle_crops_choose_views_by_index_and_keep_memory(net, hand_model):
         assert result.hands[hand].views == (0, 1)
         assert result.hands[hand].crop_images.shape == (2, 96, 96)
         assert result.hands[hand].crop_images.std() > 5  # real image content, not black
-    assert set(result.timings_ms) >= {"crop_ms", "network_ms", "total_ms"}
+    assert set(result.timings_ms) >= {"crop_ms", "warp_ms", "network_ms", "fk_ms", "total_ms"}
+    assert result.timings_ms["warp_ms"] <= result.timings_ms["crop_ms"] <= result.timings_ms["total_ms"]
+
+
+def test_bf16_path_stays_close_to_fp32(hand_model):
+    """The fast path changes the network's numerics only slightly, temporal memory included.
+    (Untrained weights put predictions outside the crops, so compare the raw network outputs.)"""
+    torch.manual_seed(0)
+    fp32_net, bf16_net = UmeTrackNet().eval(), UmeTrackNet().eval()
+    bf16_net.load_state_dict(fp32_net.state_dict())
+    gt = {0: _pose(hand_model, 0), 1: _pose(hand_model, 1, (0.05, 0.05, 0.4))}
+    trackers = [Tracker(n, hand_model, TrackerOptions(crops="oracle", precision=p)) for n, p in ((fp32_net, "fp32"), (bf16_net, "bf16"))]
+    first = trackers[0].step(_images(), _cameras(), gt)
+    batch = [(h, list(first.hands[h].views), list(first.hands[h].crops), first.hands[h].crop_images) for h in (0, 1)]
+    for _ in range(2):  # the second call goes through the temporal memory
+        exact, fast = (t._run_network(batch) for t in trackers)
+    for (angles, wrist, sigma, _), (fast_angles, fast_wrist, fast_sigma, _) in zip(exact, fast):
+        assert fast_angles.dtype == torch.float32 and fast_wrist.dtype == torch.float32
+        assert (angles - fast_angles).abs().max() < 0.01  # rad
+        assert (wrist[:3, 3] - fast_wrist[:3, 3]).abs().max() < 0.01  # m
+        assert (sigma - fast_sigma).abs().max() < 0.005
+    with pytest.raises(ValueError, match="precision"):
+        Tracker(fp32_net, hand_model, TrackerOptions(precision="fp8"))
 
 
 def test_missing_black_and_invalid_views_degrade_to_reasons(net, hand_model):

@@ -78,6 +78,10 @@ class HandResult:
 
 @dataclass(frozen=True, eq=False)
 class FrameResult:
+    """Per-hand results and where the time went (ms): ``crop_ms`` (placing crops: skinning the
+    crop pose, view selection, crop cameras, and ``warp_ms`` of it for resampling the images),
+    ``network_ms``, ``fk_ms`` (skinning the predictions), ``total_ms``."""
+
     hands: dict[int, HandResult]
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -94,6 +98,9 @@ class TrackerOptions:
     min_confidence: float = 0.0
     uncertainty_scale_m: float = 0.02
     """Mean predicted landmark sigma at which confidence falls to exp(-1)."""
+    precision: str = "fp32"
+    """"fp32", or "bf16": the image encoder and regressors under bf16 autocast with channels_last
+    (about 2x faster on CPUs with AVX512-BF16/AMX; the FTL and root decoding stay fp32)."""
 
 
 Detector = Callable[[list[np.ndarray | None], list[Camera | None]], dict[int, HandPose]]
@@ -134,7 +141,11 @@ class Tracker:
             raise ValueError(f"skeleton must be 'known' or 'unknown', got {options.skeleton!r}")
         if options.crops not in ("tracked", "oracle"):
             raise ValueError(f"crops must be 'tracked' or 'oracle', got {options.crops!r}")
+        if options.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {options.precision!r}")
         self.net = net.eval()
+        if options.precision == "bf16":
+            self.net = self.net.to(memory_format=torch.channels_last)
         self.hand_model = hand_model.to(torch.float64)
         self.options = options
         self.detector = detector
@@ -172,6 +183,7 @@ class Tracker:
         crop_poses = self._crop_poses(images, cameras, gt_poses)
         results: dict[int, HandResult] = {}
         batch: list[tuple[int, list[int], list[CropCamera], np.ndarray]] = []
+        warp_seconds = 0.0
         for hand in (0, 1):
             pose = crop_poses.get(hand)
             if pose is None:
@@ -197,9 +209,12 @@ class Tracker:
                 except CropError:
                     results[hand] = HandResult(hand, Reason.CROP_FAILED)
                     continue
+            warp_started = time.perf_counter()
             crop_images = np.stack([warp_image(images[v], crop, cameras[v]) for v, crop in zip(views, crops)])
+            warp_seconds += time.perf_counter() - warp_started
             batch.append((hand, views, crops, crop_images))
         timings["crop_ms"] = 1e3 * (time.perf_counter() - started)
+        timings["warp_ms"] = 1e3 * warp_seconds
 
         if batch:
             network_started = time.perf_counter()
@@ -265,16 +280,17 @@ class Tracker:
                     memory[row] = m.memory[0]
                     previous_extrinsics[row] = m.extrinsics[0]
             state = TemporalState(memory, previous_extrinsics)
-        with torch.no_grad():
+        reduced = self.options.precision == "bf16"
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=reduced):
             z_t, new_state = self.net.temporal_features(images, focal, extrinsics, num_views, state, use_memory)
             if self.options.skeleton == "known":
                 output = self.net.regress_known(z_t, self._skeleton, extrinsics[:, 0], hand_index, new_state)
             else:
                 output = self.net.regress_unknown(z_t, extrinsics[:, 0], hand_index, new_state)
         for row, hand in enumerate(hands):
-            self._states[hand] = TemporalState(new_state.memory[row : row + 1].clone(), new_state.extrinsics[row : row + 1].clone())
+            self._states[hand] = TemporalState(new_state.memory[row : row + 1].float().clone(), new_state.extrinsics[row : row + 1].clone())
         return [
-            (output.joint_angles[row], output.T_world_from_wrist[row], output.uncertainty[row],
+            (output.joint_angles[row].float(), output.T_world_from_wrist[row].float(), output.uncertainty[row].float(),
              None if output.hand_scale is None else float(output.hand_scale[row]))
             for row in range(n)
         ]  # fmt: skip

@@ -1,0 +1,99 @@
+"""Tracker latency per frame on this machine, batch 1, with a per-stage breakdown.
+
+The workload the issue names: 2 hands, 2 views each, detector not run (oracle crop placement from
+the bundled sample's ground truth, which costs the same as placing crops from the previous
+prediction). Frames are decoded before timing. For each encoder ("released" layout and the CPU
+"light" variant) and precision (fp32 eager; bf16 autocast + channels_last) it prints the median
+and p95 of total ms/frame and the median of each stage:
+
+* crop: skinning the crop pose, view selection, crop cameras, and warp (resampling 4 crops);
+* network: encoder + FTL + fusion + temporal module + regressor (one batch of 2 hands);
+* fk: skinning the predicted landmarks.
+
+Weights: resources/weights/umetrack_light.pt for the light encoder when present (accuracy of the
+fast path is reported by ``umetrack eval --precision bf16``); otherwise random initialisation,
+which costs the same. Timings on a shared machine vary with its load: compare rows of one run.
+
+Run: python benchmarks/bench_tracker.py [--frames 120] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from umetrack.hand.io import load_hand_model
+from umetrack.recording import open_recording
+from umetrack.track.tracker import Tracker, TrackerOptions
+from umetrack.train.loop import load_trained_network, make_network
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "resources" / "sample" / "recording_00.mp4"
+SHIPPED_LIGHT = ROOT / "resources" / "weights" / "umetrack_light.pt"
+TARGET_MS = 10.0
+
+
+def frames_with_two_hands_in_two_views(recording, count: int) -> list[int]:
+    """Frames where both hands are present (the 2 hands x 2 views workload, as far as the sample allows)."""
+    present = recording.gt.present.all(axis=1)
+    return np.flatnonzero(present)[:count].tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    recording = open_recording(SAMPLE)
+    hand_model = recording.hand_model or load_hand_model(ROOT / "resources" / "hand_model.json")
+    frames = frames_with_two_hands_in_two_views(recording, args.frames)
+    inputs = [(recording.images(f), recording.cameras(f), recording.gt_poses(f)) for f in frames]
+    print(f"{len(frames)} frames of {SAMPLE.name} with both hands, {args.threads} torch threads, CPU: {_cpu_name()}")
+
+    rows = []
+    for encoder in ("released", "light"):
+        for precision in ("fp32", "bf16"):
+            if encoder == "light" and SHIPPED_LIGHT.exists():
+                net, _ = load_trained_network(SHIPPED_LIGHT)
+            else:
+                torch.manual_seed(0)
+                net = make_network(encoder).eval()
+            tracker = Tracker(net, hand_model, TrackerOptions(crops="oracle", precision=precision), camera_angles_deg=recording.camera_angles_deg)
+            views_used, timings = [], []
+            for repeat in range(2):  # the first pass warms up allocators and oneDNN kernels
+                tracker.reset()
+                for images, cameras, gt in inputs:
+                    result = tracker.step(images, cameras, gt)
+                    if repeat:
+                        timings.append(result.timings_ms)
+                        views_used.append(sum(len(h.views) for h in result.hands.values()))
+            total = np.array([t["total_ms"] for t in timings])
+            stage = {k: float(np.median([t.get(k, 0.0) for t in timings])) for k in ("crop_ms", "warp_ms", "network_ms", "fk_ms")}
+            rows.append((encoder, precision, float(np.median(total)), float(np.percentile(total, 95)), stage, float(np.mean(views_used))))
+
+    print(f"{'encoder':9s} {'precision':9s} {'median':>7s} {'p95':>7s} {'crop':>6s} {'(warp)':>7s} {'network':>8s} {'fk':>6s}  crops/frame  vs target {TARGET_MS:.0f} ms")
+    for encoder, precision, median, p95, stage, crops in rows:
+        print(f"{encoder:9s} {precision:9s} {median:7.2f} {p95:7.2f} {stage['crop_ms']:6.2f} {stage['warp_ms']:7.2f} "
+              f"{stage['network_ms']:8.2f} {stage['fk_ms']:6.2f}  {crops:11.2f}  {median / TARGET_MS:5.2f}x")  # fmt: skip
+    baseline = rows[0][2]
+    for encoder, precision, median, *_ in rows[1:]:
+        print(f"speed-up of {encoder}/{precision} over released/fp32: {baseline / median:.2f}x")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+if __name__ == "__main__":
+    main()
