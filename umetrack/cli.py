@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from pathlib import Path
@@ -83,21 +84,38 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    """Evaluate recordings; under torchrun each process takes every WORLD_SIZE-th recording and
+    rank 0 pools the per-recording results (the totals equal a single-process run's)."""
     import csv
 
+    import torch.distributed as dist
+
     from umetrack.eval.runner import evaluate_recording, overall
-    from umetrack.fileio import atomic_write_json
+    from umetrack.fileio import atomic_write_json, atomic_write_text
     from umetrack.hand.io import load_hand_model
     from umetrack.recording import open_recording
     from umetrack.train.loop import load_trained_network
 
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    rank = dist.get_rank() if world_size > 1 else 0
     net, _config = load_trained_network(args.model)
     generic = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
-    results = []
-    for path in args.recordings:
-        with open_recording(path) as recording:
-            result = evaluate_recording(net, recording, generic, args.skeleton, args.crops, baselines=args.baselines)
-        results.append(result)
+    mine = []
+    for index in range(rank, len(args.recordings), world_size):
+        with open_recording(args.recordings[index]) as recording:
+            result = evaluate_recording(net, recording, generic, args.skeleton, args.crops, baselines=args.baselines, precision=args.precision)
+        mine.append((index, result))
+    if world_size > 1:
+        gathered: list = [None] * world_size
+        dist.all_gather_object(gathered, mine)
+        dist.destroy_process_group()
+        if rank != 0:
+            return 0
+        mine = [item for part in gathered for item in part]
+    results = [result for _index, result in sorted(mine, key=lambda item: item[0])]
+    for result in results:
         scale = f"  scale error {100 * result.scale_error:.1f}%" if result.scale_error is not None else ""
         print(f"{result.name:24s} MPJPE {result.mpjpe_mm:7.2f} mm  AUC {result.pck_auc:5.1f}  MPJPA {result.mpjpa:6.2f} "
               f"(GT {result.gt_mpjpa:5.2f})  tracked {result.tracked_slots}/{result.valid_slots}  losses {result.track_losses}{scale}")  # fmt: skip
@@ -107,17 +125,22 @@ def _eval(args: argparse.Namespace) -> int:
     total = overall(results)
     print(f"{'overall':24s} MPJPE {total['mpjpe_mm']:7.2f} mm  AUC {total['pck_auc']:5.1f}  MPJPA {total['mpjpa']:6.2f}  "
           f"pinch P/R {100 * total['pinch_precision']:.1f}/{100 * total['pinch_recall']:.1f} %")  # fmt: skip
+    if "no_temporal_mpjpe_mm" in total:
+        print(f"{'  without temporal':24s} MPJPE {total['no_temporal_mpjpe_mm']:7.2f} mm  MPJPA {total['no_temporal_mpjpa']:6.2f}")
+        print(f"{'  + one-euro (equal MPJPA)':24s} MPJPE {total['one_euro_mpjpe_mm']:7.2f} mm  MPJPA {total['one_euro_mpjpa']:6.2f}")
+    if total["calibrated_hands"]:
+        print(f"{'  calibration':24s} {100 * total['scale_within_3pct']:.0f} % of {total['calibrated_hands']} within 3 % of the true scale, "
+              f"median error {100 * total['median_scale_error']:.2f} %")  # fmt: skip
     if args.out:
         out = Path(args.out)
-        atomic_write_json(out / "eval.json", {"options": {"skeleton": args.skeleton, "crops": args.crops, "model": str(args.model)},
-                                              "overall": total, "recordings": [r.summary() for r in results]})  # fmt: skip
-        with open(out / "eval.csv", "w", newline="") as handle:
-            rows = [r.summary() for r in results]
-            writer = csv.DictWriter(handle, fieldnames=[k for k in rows[0] if k != "per_joint_mm"])
+        options = {"skeleton": args.skeleton, "crops": args.crops, "model": str(args.model), "precision": args.precision}
+        atomic_write_json(out / "eval.json", {"options": options, "overall": total, "recordings": [r.summary() for r in results]})
+        rows = [{k: v for k, v in r.summary().items() if k != "per_joint_mm"} for r in results]
+        with io.StringIO(newline="") as buffer:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
             writer.writeheader()
-            for row in rows:
-                row.pop("per_joint_mm")
-                writer.writerow(row)
+            writer.writerows(rows)
+            atomic_write_text(out / "eval.csv", buffer.getvalue())
         print(f"wrote {out / 'eval.json'} and {out / 'eval.csv'}")
     return 0
 
@@ -161,7 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")
     train.set_defaults(run=_train)
 
-    evaluate = commands.add_parser("eval", help="evaluate a model on recordings with ground truth (MPJPE, PCK, MPJPA, pinch, scale)")
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate a model on recordings with ground truth (MPJPE, PCK, MPJPA, pinch, scale); "
+        "torchrun --nproc-per-node N -m umetrack.cli eval ... shards the recordings over N processes",
+    )
     evaluate.add_argument("recordings", nargs="+", help="recordings (any supported format) with ground truth")
     evaluate.add_argument("--model", required=True, help="weights.pt of `umetrack train`, or a released-layout state_dict")
     evaluate.add_argument("--skeleton", choices=("known", "unknown"), default="known")
@@ -169,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="oracle: crops from GT (released protocol); tracked: from the previous prediction")  # fmt: skip
     evaluate.add_argument("--baselines", action="store_true",
                           help="also run without temporal memory, and a one-euro filter on that tuned to equal MPJPA")  # fmt: skip
+    evaluate.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                          help="bf16: the tracker's fast path (autocast + channels_last); compare with fp32")  # fmt: skip
     evaluate.add_argument("--out", help="folder for eval.json and eval.csv")
     evaluate.add_argument("--hand-model", help="generic hand model for the unknown skeleton (default: the bundled one)")
     evaluate.set_defaults(run=_eval)

@@ -82,9 +82,10 @@ def _true_scale(recording: Recording, generic: HandModel) -> float:
     return scale_relative_to(recording.hand_model, generic)
 
 
-def calibrate_scale(net: UmeTrackNet, recording: Recording, generic: HandModel, samples: int = 30) -> ScaleCalibration:
+def calibrate_scale(net: UmeTrackNet, recording: Recording, generic: HandModel, samples: int = 30, precision: str = "fp32") -> ScaleCalibration:
     """Phase A of the unknown-skeleton protocol: predicted scales of 2-view hands, oracle crops."""
-    tracker = Tracker(net, generic, TrackerOptions(skeleton="unknown", crops="oracle", min_views=2), camera_angles_deg=recording.camera_angles_deg)
+    options = TrackerOptions(skeleton="unknown", crops="oracle", min_views=2, precision=precision)
+    tracker = Tracker(net, generic, options, camera_angles_deg=recording.camera_angles_deg)
     calibration = ScaleCalibration(required=samples)
     for frame in range(recording.num_frames):
         if calibration.status.converged:
@@ -104,6 +105,7 @@ def track_keypoints(
     frames: range | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the known-skeleton tracker over a recording (or over ``frames`` of it; other frames stay
     invalid). ``progress(done, total)`` follows each frame; ``should_stop()`` True raises ``Cancelled``.
@@ -113,7 +115,7 @@ def track_keypoints(
         (GT present and seen by a camera in >= 19 landmarks), tracked (2, N).
     """
     detector, detector_state = (None, None) if crops == "oracle" else gt_bootstrap(recording)
-    options = TrackerOptions(skeleton="known", crops=crops, temporal=temporal)
+    options = TrackerOptions(skeleton="known", crops=crops, temporal=temporal, precision=precision)
     tracker = Tracker(net, model, options, detector=detector, camera_angles_deg=recording.camera_angles_deg)
     gt_model = recording.hand_model.to(torch.float64)
     n = recording.num_frames
@@ -161,6 +163,7 @@ def evaluate_recording(
     crops: str = "oracle",
     baselines: bool = False,
     keep_keypoints: bool = False,
+    precision: str = "fp32",
 ) -> RecordingEvaluation:
     """Metrics of one recording. ``baselines`` also runs the tracker without temporal memory and a
     one-euro filter on those per-frame predictions tuned to the temporal model's MPJPA (paper Table 2)."""
@@ -168,11 +171,11 @@ def evaluate_recording(
         raise ValueError(f"{recording.name}: evaluation needs ground truth and the subject's hand model")
     calibration = None
     if skeleton == "unknown":
-        calibration = calibrate_scale(net, recording, generic)
+        calibration = calibrate_scale(net, recording, generic, precision=precision)
         model = calibration.calibrated_model(generic) if calibration.samples else generic
     else:
         model = recording.hand_model
-    predicted, truth, valid, tracked = track_keypoints(net, recording, model, crops)
+    predicted, truth, valid, tracked = track_keypoints(net, recording, model, crops, precision=precision)
     scored = valid & tracked
     errors = per_slot_errors(np.nan_to_num(truth), np.nan_to_num(predicted), scored)
     joint = np.linalg.norm(np.nan_to_num(truth) - np.nan_to_num(predicted), axis=-1) * 1000.0
@@ -211,7 +214,7 @@ def evaluate_recording(
         tracked=tracked if keep_keypoints else None,
     )
     if baselines:
-        per_frame, _truth, _valid, per_frame_tracked = track_keypoints(net, recording, model, crops, temporal=False)
+        per_frame, _truth, _valid, per_frame_tracked = track_keypoints(net, recording, model, crops, temporal=False, precision=precision)
         kept = valid & per_frame_tracked
         result.no_temporal_mpjpe_mm = _mpjpe(truth, per_frame, kept)
         result.no_temporal_mpjpa = mpjpa(np.nan_to_num(per_frame), kept)
@@ -229,14 +232,19 @@ def overall(evaluations: list[RecordingEvaluation]) -> dict:
     slots = sum(e.tracked_slots for e in evaluations)
 
     def weighted(key: str) -> float:
-        values = [(getattr(e, key), e.tracked_slots) for e in evaluations if e.tracked_slots and not math.isnan(getattr(e, key))]
+        values = [(getattr(e, key), e.tracked_slots) for e in evaluations
+                  if e.tracked_slots and getattr(e, key) is not None and not math.isnan(getattr(e, key))]  # fmt: skip
         total = sum(w for _, w in values)
         return sum(v * w for v, w in values) / total if total else math.nan
 
     tp = sum(e.pinch_true_positives for e in evaluations)
     fp = sum(e.pinch_false_positives for e in evaluations)
     fn = sum(e.pinch_false_negatives for e in evaluations)
-    precision, recall = precision_recall_from_counts(tp, fp, fn)
+    pinch_precision, pinch_recall = precision_recall_from_counts(tp, fp, fn)
+    calibrated = [e.scale_error for e in evaluations if e.scale_error is not None]
+    baselines = {}
+    if any(e.no_temporal_mpjpe_mm is not None for e in evaluations):
+        baselines = {key: weighted(key) for key in ("no_temporal_mpjpe_mm", "no_temporal_mpjpa", "one_euro_mpjpe_mm", "one_euro_mpjpa")}
     return {
         "recordings": len(evaluations),
         "tracked_slots": slots,
@@ -245,6 +253,11 @@ def overall(evaluations: list[RecordingEvaluation]) -> dict:
         "pck_auc": weighted("pck_auc"),
         "mpjpa": weighted("mpjpa"),
         "gt_mpjpa": weighted("gt_mpjpa"),
-        "pinch_precision": precision,
-        "pinch_recall": recall,
+        "pinch_precision": pinch_precision,
+        "pinch_recall": pinch_recall,
+        # The issue's calibration criterion: share of calibrated hands within 3 % of the true scale.
+        "calibrated_hands": len(calibrated),
+        "scale_within_3pct": sum(e <= 0.03 for e in calibrated) / len(calibrated) if calibrated else math.nan,
+        "median_scale_error": float(np.median(calibrated)) if calibrated else math.nan,
+        **baselines,
     }
