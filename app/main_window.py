@@ -9,6 +9,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.exports import ExportActions
 from app.live_actions import LiveActions
+from app.panels.calibration import CalibrationDialog
 from app.panels.crops import CropsPanel
 from app.panels.failures import FailuresPanel
 from app.panels.hand_pose import HandPosePanel
@@ -22,6 +23,7 @@ from app.session import RESOURCES, Session
 from app.session_actions import SessionActions
 from app.workers import TrackingWorker
 from umetrack.errors import UmeTrackError
+from umetrack.hand.model import HandModel
 from umetrack.track.results import REASONS
 from umetrack.track.tracker import Reason, TrackerOptions
 
@@ -77,6 +79,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.plots_dock.raise_()
 
         self.tracking_worker: TrackingWorker | None = None
+        self.calibration_dialog: CalibrationDialog | None = None
         self.tracking_cache: dict[tuple, object] = {}
         self.progress_bar = QtWidgets.QProgressBar()
         self.progress_bar.setMaximumWidth(240)
@@ -124,6 +127,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.run_tracker_action = tracking_menu.addAction("&Run tracker…", self.run_tracker_dialog)
         self.run_tracker_action.setShortcut(QtGui.QKeySequence("Ctrl+T"))
         tracking_menu.addAction("&Clear results", lambda: self.session.set_tracking(None))
+        tracking_menu.addSeparator()
+        self.calibrate_action = tracking_menu.addAction("Calibrate hand &scale…", self.open_calibration)
+        self.calibrate_action.setShortcut(QtGui.QKeySequence("Ctrl+Shift+C"))
 
         view_menu = self.menuBar().addMenu("&View")
         self.layer_actions: dict[str, QtGui.QAction] = {}
@@ -206,22 +212,26 @@ class MainWindow(QtWidgets.QMainWindow):
             self.settings.setValue("tracking/model", model_edit.text())
             self.run_tracker(model_edit.text(), TrackerOptions(skeleton=skeleton.currentText(), crops=crops.currentText()))
 
-    def run_tracker(self, model_path: str | Path, options: TrackerOptions) -> None:
+    def run_tracker(self, model_path: str | Path, options: TrackerOptions, hand_model: HandModel | None = None) -> None:
         """Track the open recording in a worker; results (cached per recording, model and options)
-        go to the session. The GUI stays live; progress and Cancel sit in the status bar."""
+        go to the session. The GUI stays live; progress and Cancel sit in the status bar.
+
+        ``hand_model`` (a calibrated profile) replaces the recording's own model; such runs bypass the
+        cache, whose entries are runs with the recording's model (what a session file re-runs)."""
         if self.session.recording is None or self.tracking_worker is not None:
             return
         key = (str(self.session.recording_path), str(model_path), options)
-        if key in self.tracking_cache:
+        if hand_model is None and key in self.tracking_cache:
             self.session.set_tracking(self.tracking_cache[key])
             self.statusBar().showMessage("Tracking results loaded from the cache")
             return
         if options.skeleton == "unknown":
             QtWidgets.QMessageBox.information(self, "Run tracker", "The unknown-skeleton path runs in `umetrack eval --skeleton unknown`; the app tracks with the recording's hand model.")
-        hand_model = self.session.recording.hand_model or self.session.hand_model
+        cached = hand_model is None
+        hand_model = hand_model or self.session.recording.hand_model or self.session.hand_model
         worker = TrackingWorker(self.session.recording, str(model_path), hand_model, TrackerOptions(skeleton="known", crops=options.crops), self)
         worker.progress.connect(self._on_tracking_progress)
-        worker.finished_tracking.connect(lambda results: self._on_tracking_finished(key, results))
+        worker.finished_tracking.connect(lambda results: self._on_tracking_finished(key, results, cached))
         worker.failed.connect(self._on_tracking_failed)
         self.tracking_worker = worker
         self.progress_bar.setValue(0)
@@ -229,6 +239,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cancel_button.show()
         self.statusBar().showMessage("Tracking…")
         worker.start()
+
+    def open_calibration(self) -> CalibrationDialog:
+        """Show the hand-scale calibration dialog (one per window, kept between uses)."""
+        if self.calibration_dialog is None:
+            self.calibration_dialog = CalibrationDialog(self)
+        self.calibration_dialog.show()
+        self.calibration_dialog.raise_()
+        self.calibration_dialog.activateWindow()
+        return self.calibration_dialog
 
     def cancel_tracking(self) -> None:
         if self.tracking_worker is not None:
@@ -245,11 +264,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.progress_bar.hide()
         self.cancel_button.hide()
 
-    def _on_tracking_finished(self, key: tuple, results) -> None:
+    def _on_tracking_finished(self, key: tuple, results, cached: bool = True) -> None:
         self._finish_tracking_ui()
         if str(self.session.recording_path) != key[0]:
             return  # the user opened another recording meanwhile
-        self.tracking_cache[key] = results
+        if cached:
+            self.tracking_cache[key] = results
         self.session.set_tracking(results)
         tracked = int((results.reasons == REASONS.index(Reason.TRACKED)).sum())
         self.statusBar().showMessage(f"Tracked {tracked} hand-frames of {results.num_frames} frames")
@@ -302,6 +322,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.views.shutdown()
         self.joint_errors.shutdown()
         self.failures.shutdown()
+        if self.calibration_dialog is not None:
+            self.calibration_dialog.shutdown()
         self.settings.setValue("main_window/geometry", self.saveGeometry())
         self.settings.setValue("main_window/state", self.saveState())
         super().closeEvent(event)
