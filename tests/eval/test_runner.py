@@ -53,6 +53,6 @@ def test_eval_command_writes_json_and_csv(net, recording, hand_model, tmp_path, 
     printed = capsys.readouterr().out
     assert "overall" in printed and "MPJPE" in printed
     document = json.loads((tmp_path / "out" / "eval.json").read_text())
-    assert document["options"] == {"skeleton": "known", "crops": "oracle", "model": str(weights)}
+    assert document["options"] == {"skeleton": "known", "crops": "oracle", "model": str(weights), "precision": "fp32"}
     assert document["recordings"][0]["frames"] == 10
     assert (tmp_path / "out" / "eval.csv").read_text().startswith("name,frames,valid_slots")
