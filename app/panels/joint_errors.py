@@ -25,6 +25,17 @@ ERROR_COLOURS = pg.ColorMap(pos=[0.0, 0.4, 1.0], color=[(60, 200, 100), (240, 21
 """Green (exact) to red at ``PCK_MAX_ERROR_MM`` (50 mm, the end of the PCK range) and beyond."""
 NO_VALUE_BRUSH = pg.mkBrush(110, 110, 115)
 SELECTED_PEN = pg.mkPen((255, 255, 255), width=2.5)
+DOT_PEN = pg.mkPen((20, 20, 20))
+ERROR_LEVELS = 64
+"""The colour scale in 64 steps (0.8 mm apart), brushes made once: a ScatterPlotItem caches a rendered
+symbol per brush and pen object, so fresh ones every frame made it render all 42 symbols again each frame."""
+LEVEL_BRUSHES = tuple(pg.mkBrush(ERROR_COLOURS.map(level / (ERROR_LEVELS - 1), mode="qcolor")) for level in range(ERROR_LEVELS))
+
+
+def error_brush(error_mm: float):
+    if np.isnan(error_mm):
+        return NO_VALUE_BRUSH
+    return LEVEL_BRUSHES[round(min(error_mm / PCK_MAX_ERROR_MM, 1.0) * (ERROR_LEVELS - 1))]
 
 
 def joint_error_series(recording: Recording, tracking: TrackedRecording) -> np.ndarray | None:
@@ -75,7 +86,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
             self.titles[hand] = self.graphics.addLabel(HAND_NAMES[hand], row=0, col=hand, color=HAND_RGB[hand])
             box = self.graphics.addViewBox(row=1, col=hand, lockAspect=True, enableMouse=False, enableMenu=False)
             self.bones[hand] = pg.PlotCurveItem(pen=pg.mkPen((150, 150, 155), width=2), connect="pairs")
-            self.dots[hand] = pg.ScatterPlotItem(size=13, pen=pg.mkPen((20, 20, 20)), hoverable=True,
+            self.dots[hand] = pg.ScatterPlotItem(size=13, pen=DOT_PEN, hoverable=True,
                                                  tip=lambda x, y, data, h=hand: self._tip(h, int(data)))  # fmt: skip
             self.dots[hand].sigClicked.connect(lambda _item, points, _event, h=hand: self._on_dot_clicked(h, points))
             box.addItem(self.bones[hand])
@@ -180,10 +191,9 @@ class JointErrorsPanel(QtWidgets.QWidget):
         tracking = self.session.tracking
         for hand in (0, 1):
             values = self.shown_errors[hand]
-            brushes = [NO_VALUE_BRUSH if np.isnan(v) else pg.mkBrush(ERROR_COLOURS.map(min(v / PCK_MAX_ERROR_MM, 1.0), mode="qcolor"))
-                       for v in values]  # fmt: skip
+            brushes = [error_brush(v) for v in values]
             selected = hand == self.session.selected_hand and self.session.selected_joint is not None
-            pens = [SELECTED_PEN if selected and j == self.session.selected_joint else pg.mkPen((20, 20, 20)) for j in range(len(values))]
+            pens = [SELECTED_PEN if selected and j == self.session.selected_joint else DOT_PEN for j in range(len(values))]
             self.dots[hand].setBrush(brushes)
             self.dots[hand].setPen(pens)
             status = ""
@@ -193,7 +203,9 @@ class JointErrorsPanel(QtWidgets.QWidget):
                 status = f": {np.nanmean(values):.1f} mm mean"
             self.titles[hand].setText(HAND_NAMES[hand] + status, color=HAND_RGB[hand])
             for row, value in enumerate(values):
-                self.table.item(row, hand).setText("—" if np.isnan(value) else f"{value:.1f}")
+                item, text = self.table.item(row, hand), "—" if np.isnan(value) else f"{value:.1f}"
+                if item.text() != text:  # each setText repaints the table
+                    item.setText(text)
         self.cursor.setValue(frame)
 
     def _update_joint_plot(self) -> None:
