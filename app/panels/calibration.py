@@ -40,6 +40,7 @@ from umetrack.eval.calibration_session import (
     SkeletonComparison,
     calibrate,
     compare_skeletons,
+    live_source,
     recording_source,
     true_scale,
 )
@@ -55,15 +56,23 @@ PROFILE_SUFFIX = ".hand_profile.json"
 HAND_CHOICES = (("Both hands", (0, 1)), (f"{HAND_NAMES[0].capitalize()} hand", (0,)), (f"{HAND_NAMES[1].capitalize()} hand", (1,)))
 CROP_CHOICES = (("oracle (from ground truth)", "oracle"), ("tracked (previous prediction)", "tracked"))
 GOOD, PENDING, BAD, NEUTRAL = "#3cc864", "#e6c83c", "#e6503c", "#9a9aa0"
+LIVE_FRAMES = 300
+"""A live calibration ends after 10 s at 30 fps if it has not completed (it stops as soon as it does)."""
+SIMULATED_HEADSET_SEED = 7
+
+
+SourceOpener = Callable[[], CalibrationSource]
+"""Opens a calibration source; runs on the worker thread (opening cameras or the simulated world takes seconds)."""
 
 
 @dataclass(frozen=True)
 class SourceChoice:
-    """An entry of the source list: ``make(window)`` builds the source when Start is pressed
-    (raises ValueError with a message for the user when it cannot)."""
+    """An entry of the source list. ``prepare(dialog)`` runs on the GUI thread when Start is pressed:
+    it reads the dialog's settings (raising ValueError with a message for the user when it cannot
+    start) and returns the opener the worker calls."""
 
     label: str
-    make: Callable[[QtWidgets.QWidget], CalibrationSource]
+    prepare: Callable[["CalibrationDialog"], SourceOpener]
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,12 +103,12 @@ class CalibrationWorker(QtCore.QThread):
     """Runs one job off the GUI thread.
 
     Signals:
-    prepared(true scale | None): the model is loaded and the source's true scale is known;
+    prepared(source, true scale | None): the model is loaded and the source is open;
     step(CalibrationStep): a calibration frame is done; progress(done, total);
     finished_job(result); failed(message) ("cancelled" after Stop).
     """
 
-    prepared = QtCore.Signal(object)
+    prepared = QtCore.Signal(object, object)
     step = QtCore.Signal(object)
     progress = QtCore.Signal(int, int)
     finished_job = QtCore.Signal(object)
@@ -133,15 +142,27 @@ class CalibrationWorker(QtCore.QThread):
 def _recording_choice(dialog: "CalibrationDialog") -> SourceChoice:
     session = dialog.session
 
-    def make(_parent: QtWidgets.QWidget) -> CalibrationSource:
+    def prepare(dialog: CalibrationDialog) -> SourceOpener:
         if session.recording is None:
             raise ValueError("Open a recording first (File ▸ Open recording…).")
-        start = session.playhead
+        recording, start = session.recording, session.playhead
         frames = range(start, min(session.num_frames, start + dialog.frames_spin.value()))
-        return recording_source(session.recording, frames)
+        return lambda: recording_source(recording, frames)
 
     name = session.recording.name if session.recording is not None else "no recording open"
-    return SourceChoice(f"Recording: {name} (from the playhead)", make)
+    return SourceChoice(f"Recording: {name} (from the playhead)", prepare)
+
+
+def _simulated_headset_choice() -> SourceChoice:
+    """The synthetic world streamed in real time, its own instance (live mode's capture keeps its source)."""
+
+    def prepare(dialog: CalibrationDialog) -> SourceOpener:
+        from umetrack.live import SimulatedHeadset
+
+        base = dialog.generic_edit.text()
+        return lambda: live_source(SimulatedHeadset(load_hand_model(base), seed=SIMULATED_HEADSET_SEED), LIVE_FRAMES)
+
+    return SourceChoice(f"Live: simulated headset (seed {SIMULATED_HEADSET_SEED}, up to {LIVE_FRAMES} frames)", prepare)
 
 
 class CalibrationDialog(QtWidgets.QDialog):
@@ -314,7 +335,7 @@ class CalibrationDialog(QtWidgets.QDialog):
         self._refresh_sources()
 
     def source_choices(self) -> list[SourceChoice]:
-        return [_recording_choice(self), *self.extra_sources]
+        return [_recording_choice(self), _simulated_headset_choice(), *self.extra_sources]
 
     def _refresh_sources(self) -> None:
         current = self.source_combo.currentIndex()
@@ -352,32 +373,29 @@ class CalibrationDialog(QtWidgets.QDialog):
             return False
         choice = self.source_choices()[self.source_combo.currentIndex()]
         try:
-            source = choice.make(self)
+            open_source = choice.prepare(self)
         except ValueError as exc:
             self._show_message(str(exc), BAD)
             return False
         model_path, generic_path = self.model_edit.text(), self.generic_edit.text()
         options = self.options()
-        if options.crops == "oracle" and (source.recording is None or source.recording.gt is None):
-            self._show_message("Oracle crops need ground truth: this source has none. Choose tracked crops.", BAD)
-            return False
         self.settings.setValue("calibration/model", model_path)
         self._reset_results()
         self.run_options = options
-        self.run_frames = source.frame_range
         self.calibration = ScaleCalibration(required=options.required)
-        self.progress_bar.setRange(0, source.total_frames or 0)
+        self.progress_bar.setRange(0, 0)  # busy until the source is open
 
         def job(worker: CalibrationWorker) -> CalibrationRun:
             from umetrack.train.loop import load_trained_network
 
             generic = load_hand_model(generic_path)
             net, _config = load_trained_network(model_path)
-            worker.prepared.emit(true_scale(source, generic))
+            source = open_source()
+            worker.prepared.emit(source, true_scale(source, generic))
             outcome = calibrate(net, generic, source, options, on_step=worker.step.emit, should_stop=lambda: worker.cancelled)
             return CalibrationRun(outcome, generic, net, source)
 
-        self._start_worker(job, f"Calibrating on {source.name}…")
+        self._start_worker(job, f"Calibrating: {choice.label}…")
         self.worker.prepared.connect(self._on_prepared)
         self.worker.step.connect(self._on_step)
         self.worker.finished_job.connect(self._on_calibrated)
@@ -413,8 +431,11 @@ class CalibrationDialog(QtWidgets.QDialog):
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(done)
 
-    def _on_prepared(self, scale: float | None) -> None:
+    def _on_prepared(self, source: CalibrationSource, scale: float | None) -> None:
+        self.run_frames = source.frame_range
         self.run_true_scale = scale
+        self.progress_bar.setRange(0, source.total_frames or 0)
+        self._show_message(f"Calibrating on {source.name}…", NEUTRAL)
         self._show_calibration()
 
     def _on_step(self, step: CalibrationStep) -> None:
@@ -422,8 +443,8 @@ class CalibrationDialog(QtWidgets.QDialog):
             return
         self.last_step = step
         self.calibration.samples[:] = step.samples
-        if self.run_frames is not None:
-            self._on_progress(step.frame - self.run_frames.start + 1, len(self.run_frames))
+        self.steps_done += 1
+        self._on_progress(self.steps_done, self.progress_bar.maximum())
         self._show_calibration()
 
     def _on_calibrated(self, run: CalibrationRun) -> None:
@@ -451,6 +472,8 @@ class CalibrationDialog(QtWidgets.QDialog):
         self.run = None
         self.calibration = None
         self.last_step = None
+        self.steps_done = 0
+        self.run_frames = None
         self.run_true_scale = None
         self.comparison = None
         self.profile_path = None
@@ -469,7 +492,8 @@ class CalibrationDialog(QtWidgets.QDialog):
         if step is None:
             self.views_label.setText("—")
         else:
-            views = ", ".join(f"{HAND_NAMES[h]} {step.views_now[h]}" for h in HANDS)
+            # A hand not sampled says why (one view only, lost track, ...): views alone do not make a sample.
+            views = ", ".join(f"{HAND_NAMES[h]} {step.views_now[h]}" + ("" if step.sampled[h] else f" ({step.reasons[h].value})") for h in HANDS)
             self.views_label.setText(f"{views}  (frame {step.frame})")
         self.samples_label.setText("—" if status is None else f"{status.samples} / {status.required}")
         if status is None or status.mean is None:

@@ -102,7 +102,7 @@ def test_calibration_runs_in_a_worker_and_shows_samples_estimate_and_gt(dialog, 
     np.testing.assert_array_equal(dialog.sample_dots.getData()[1], samples)
     # Views per hand of the last frame (56): the left hand in 3 cameras, the right one out of view.
     assert dialog.last_step.frame == START + FRAMES - 1
-    assert dialog.views_label.text().startswith("left 3, right 0")
+    assert dialog.views_label.text() == "left 3, right 0 (too few views)  (frame 56)"
     # GT scale and the error of the estimate.
     truth = scale_relative_to(session.recording.hand_model, generic)
     estimate = reference[-1].mean
@@ -227,6 +227,22 @@ def test_weights_of_another_architecture_are_reported(dialog, qtbot, tmp_path):
     dialog.start()
     _finish(qtbot, dialog, timeout=60_000)
     assert "missing.pt" in dialog.message_label.text()
+
+
+def test_the_simulated_headset_is_a_live_source_with_a_known_scale(dialog, qtbot):
+    labels = [dialog.source_combo.itemText(i) for i in range(dialog.source_combo.count())]
+    assert labels[0].startswith("Recording: recording_00") and labels[1].startswith("Live: simulated headset")
+    dialog.source_combo.setCurrentIndex(1)
+    dialog.samples_spin.setValue(6)
+    assert dialog.start()
+    _finish(qtbot, dialog)
+    assert dialog.run is not None and dialog.run.source.recording is None
+    status = dialog.calibration.status
+    assert status.converged and dialog.indicator_label.text() == "Converged"
+    truth = scale_relative_to(dialog.run.source.subject, load_hand_model(DEFAULT_HAND_MODEL))
+    assert dialog.run_true_scale == pytest.approx(truth) and dialog.gt_label.text().startswith(f"{truth:.4f}  ·  error")
+    assert not dialog.compare_button.isEnabled()  # no recording to re-track
+    assert dialog.accept_button.isEnabled()
 
 
 def test_sample_calibrates_within_three_percent_with_the_shipped_model(main_window, qtbot):

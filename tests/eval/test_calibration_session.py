@@ -10,6 +10,7 @@ from umetrack.eval.calibration_session import (
     CalibrationOptions,
     calibrate,
     compare_skeletons,
+    live_source,
     recording_source,
     true_scale,
 )
@@ -98,3 +99,28 @@ def test_a_source_without_enough_two_view_frames_reports_the_samples_it_got(samp
     assert "only 0 of 30 samples" in outcome.shortfall_message()
     with pytest.raises(ValueError, match="no scale samples"):
         ScaleCalibration().calibrated_model(hand_model)
+
+
+def test_a_live_source_calibrates_on_its_newest_frames_and_is_closed(hand_model, steady_light_network):
+    from umetrack.live import SimulatedHeadset
+
+    headset = SimulatedHeadset(hand_model, seed=3, num_views=4, loop_s=2.0)
+    closed = []
+    headset.close, close = (lambda: closed.append(True) or close()), headset.close
+    source = live_source(headset, frames=20)
+    assert source.has_ground_truth and source.recording is None and source.frame_range is None
+    assert true_scale(source, hand_model) == pytest.approx(scale_relative_to(headset.rig.hand_model, hand_model))
+    steps = []
+    outcome = calibrate(steady_light_network, hand_model, source, CalibrationOptions(required=4), on_step=steps.append)
+    assert outcome.status.converged and outcome.status.samples == 4
+    assert [s.frame for s in steps] == sorted({s.frame for s in steps})  # newest frames, in order
+    assert closed == [True]  # the calibration owned the source
+
+
+def test_oracle_crops_need_ground_truth(hand_model, steady_light_network):
+    from dataclasses import replace
+
+    with open_recording(SAMPLE) as recording:
+        without_gt = replace(recording_source(recording, range(0, 2)), has_ground_truth=False)
+        with pytest.raises(ValueError, match="no ground truth"):
+            calibrate(steady_light_network, hand_model, without_gt, CalibrationOptions(crops="oracle"))

@@ -22,6 +22,7 @@ from umetrack.eval.runner import track_keypoints
 from umetrack.hand import fk
 from umetrack.hand.model import NUM_LANDMARKS, HandModel
 from umetrack.hand.pose import HandPose
+from umetrack.live import LiveSource
 from umetrack.metrics import mpjpe, per_joint_error
 from umetrack.model.network import UmeTrackNet
 from umetrack.recording import Recording
@@ -68,6 +69,9 @@ class CalibrationSource:
         recording: the recording the frames come from (None for live sources): with ground truth it
             gives the true scale and allows the generic-vs-calibrated comparison.
         frame_range: the recording frames ``frames`` yields (None for live sources).
+        subject: the subject's hand model where a source without a recording knows it (a simulated
+            headset), for the true scale.
+        has_ground_truth: frames carry GT poses (oracle crops are possible).
     """
 
     name: str
@@ -77,6 +81,8 @@ class CalibrationSource:
     camera_angles_deg: tuple[float, ...] | None = None
     recording: Recording | None = None
     frame_range: range | None = None
+    subject: HandModel | None = None
+    has_ground_truth: bool = False
 
 
 def views_seeing(points: torch.Tensor, cameras: list[Camera | None]) -> int:
@@ -99,15 +105,42 @@ def recording_source(recording: Recording, frames: range) -> CalibrationSource:
             bootstrap_frame["frame"] = index
             yield SourceFrame(index, recording.images(index), recording.cameras(index), recording.gt_poses(index))
 
-    return CalibrationSource(recording.name, iterate, len(frames), bootstrap, recording.camera_angles_deg, recording, frames)
+    return CalibrationSource(recording.name, iterate, len(frames), bootstrap, recording.camera_angles_deg, recording, frames,
+                             has_ground_truth=recording.gt is not None)  # fmt: skip
 
 
 def true_scale(source: CalibrationSource, generic: HandModel) -> float | None:
     """The subject's scale relative to ``generic`` where the source knows it (a recording with the
     subject's hand model, e.g. every synthetic recording), else None."""
-    if source.recording is None or source.recording.hand_model is None:
-        return None
-    return scale_relative_to(source.recording.hand_model, generic)
+    subject = source.recording.hand_model if source.recording is not None else source.subject
+    return None if subject is None else scale_relative_to(subject, generic)
+
+
+LIVE_TIMEOUT_S = 2.0
+"""A live source that delivers no frame for this long ends the calibration (a stalled rig)."""
+
+
+def live_source(source: LiveSource, frames: int) -> CalibrationSource:
+    """Calibrate on the next ``frames`` frames of an open live source; the calibration owns it and
+    closes it when it ends. A slow calibration takes the newest frame each time (frames are dropped,
+    never queued). Ground truth, where the source has it (the simulated headset), gives oracle crops
+    and the true scale; without it crops need a detector, which does not exist yet."""
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+
+    def iterate() -> Iterator[SourceFrame]:
+        try:
+            for _ in range(frames):
+                frame = source.next_frame(LIVE_TIMEOUT_S)
+                if frame is None:
+                    return  # stalled: end with what was collected
+                yield SourceFrame(frame.index, list(frame.images), frame.cameras(source.rig), dict(frame.gt))
+        finally:
+            source.close()
+
+    rig = source.rig
+    return CalibrationSource(source.name, iterate, frames, camera_angles_deg=rig.camera_angles_deg, subject=rig.hand_model,
+                             has_ground_truth=source.has_ground_truth)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -193,8 +226,11 @@ def calibrate(
     """Run the unknown-skeleton tracker frame by frame over ``source`` and feed ``ScaleCalibration``
     until it is complete or the frames run out. ``should_stop()`` True raises ``Cancelled``.
 
-    Only hands seen in at least two views are tracked (a single view cannot observe scale).
+    Only hands seen in at least two views are tracked (a single view cannot observe scale). Oracle
+    crops need a source with ground truth (ValueError otherwise).
     """
+    if options.crops == "oracle" and not source.has_ground_truth:
+        raise ValueError(f"{source.name} has no ground truth to place oracle crops: calibrate with tracked crops")
     tracker = Tracker(
         net, generic, TrackerOptions(skeleton="unknown", crops=options.crops, min_views=MIN_VIEWS_FOR_SCALE),
         detector=source.detector if options.crops == "tracked" else None, camera_angles_deg=source.camera_angles_deg,
