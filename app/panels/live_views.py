@@ -142,9 +142,11 @@ class LiveViewsPanel(QtWidgets.QWidget):
         self.display_rate.tick()
 
     def _project(self, frame: LiveFrame, points: np.ndarray) -> list[np.ndarray]:
-        """(P, 3) world points -> per view (P, 2) pixels (NaN where not visible)."""
+        """(P, 3) world points -> per view (P, 2) pixels (NaN where not visible, or the view has no image)."""
         tensor = torch.as_tensor(points, dtype=torch.float64)
-        return [pixels_in_view(camera, tensor) for camera in frame.cameras(self._rig)]
+        # Nothing is drawn into a view without an image: an overlay on black reads as a live camera.
+        return [pixels_in_view(camera, tensor) if image is not None else np.full((len(points), 2), np.nan)
+                for camera, image in zip(frame.cameras(self._rig), frame.images)]  # fmt: skip
 
     def _draw_ground_truth(self, frame: LiveFrame) -> None:
         hands = sorted(frame.gt) if self._hand_model_f64 is not None and self.session.visible_layers["skeleton"] else []
@@ -167,7 +169,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
         for view, items in enumerate(self.prediction_items):
             for hand, curve in items.items():
                 drawn = pixels[view][21 * hands.index(hand) : 21 * (hands.index(hand) + 1)] if pixels is not None and hand in hands else None
-                if drawn is not None:
+                if drawn is not None and np.isfinite(drawn).any():
                     self.prediction_pixels[(view, hand)] = drawn
                 draw_skeleton(curve, drawn)
 
