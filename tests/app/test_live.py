@@ -143,3 +143,18 @@ def test_a_camera_that_cannot_be_opened_is_reported_and_the_player_stays(main_wi
     assert "camera 0 (left): cannot open" in shown[0] and "nowhere.mp4" in shown[0]
     assert not actions.active and not window.session.live.active and window.centralWidget() is window.views
     assert actions.live_action.isEnabled()
+
+
+def test_live_dialog_starts_the_chosen_source_with_its_settings(main_window, monkeypatch, tmp_path):
+    actions = main_window.live_actions
+    main_window.settings.setValue("live/seed", 7)
+    main_window.settings.setValue("live/views", 2)
+    main_window.settings.setValue("live/record_folder", str(tmp_path))
+    monkeypatch.setattr(QtWidgets.QDialog, "exec", lambda dialog: QtWidgets.QDialog.DialogCode.Accepted)
+    started = []
+    monkeypatch.setattr(actions, "start_live", started.append)
+    actions.live_dialog()
+    assert len(started) == 1
+    config = started[0]
+    assert (config.source, config.seed, config.num_views, config.record_folder) == ("simulated", 7, 2, tmp_path)
+    assert config.model_path.name == "umetrack_light.pt"
