@@ -147,3 +147,19 @@ def test_ctrl_s_saves_to_the_session_file_and_save_as_asks_once(main_window, qtb
     assert json.loads(session_file.read_text())["playhead"] == 7
     window.session_actions._fill_recent_menu()
     assert [a.text() for a in window.session_actions.recent_menu.actions()][0] == str(session_file.resolve())
+
+
+def test_a_session_whose_tracker_model_is_gone_restores_the_rest(main_window, qtbot, project):
+    (video, other), _weights, session_file = project
+    window = main_window
+    window.open_recording(video)
+    window.session.seek(5)
+    window.session_actions.save_to(session_file)
+    document = json.loads(session_file.read_text())
+    document["tracker"] = {"model": "../runs/deleted.pt", "skeleton": "known", "crops": "oracle"}
+    session_file.write_text(json.dumps(document))
+    window.open_recording(other)
+    assert window.session_actions.open(session_file)
+    assert window.session.recording_path == video.resolve() and window.session.playhead == 5
+    assert window.session.tracking is None and window.tracking_worker is None
+    assert "deleted.pt" in window.statusBar().currentMessage() and "not restored" in window.statusBar().currentMessage()
