@@ -67,15 +67,21 @@ def atomic_write_json(path: str | Path, document: Any, indent: int | None = 1) -
     atomic_write_text(path, json.dumps(document, indent=indent))
 
 
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file; a missing, unreadable, truncated or malformed file raises FormatError."""
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file's content; a missing, unreadable or non-UTF-8 file raises FormatError."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FormatError(path, "", "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FormatError(path, "", f"cannot read file: {exc}") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file; a missing, unreadable, truncated or malformed file raises FormatError."""
+    path = Path(path)
+    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -86,12 +92,7 @@ def read_json(path: str | Path) -> Any:
 def read_jsonl(path: str | Path) -> list[Any]:
     """Parse a JSON-lines file (blank lines skipped); a bad line raises FormatError naming the line."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise FormatError(path, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(path, "", f"cannot read file: {exc}") from None
+    lines = read_text(path).splitlines()
     out = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -44,7 +44,7 @@ from typing import Any
 
 from umetrack.annotation.pinch_intervals import HANDS, PinchAnnotations
 from umetrack.errors import FormatError
-from umetrack.fileio import atomic_write_json, atomic_write_text, read_json, require
+from umetrack.fileio import atomic_write_json, atomic_write_text, read_json, read_text, require
 from umetrack.hand.model import HAND_NAMES
 from umetrack.metrics import PinchEvent
 from umetrack.recording.model import Recording
@@ -212,12 +212,7 @@ def write_annotations_json(path: str | Path, annotations: PinchAnnotations, fps:
 
 def read_annotations_csv(path: str | Path, num_frames: int) -> LoadedAnnotations:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FormatError(path, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(path, "", f"cannot read file: {exc}") from None
+    text = read_text(path)
     rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
     if not rows or tuple(cell.strip() for cell in rows[0]) != CSV_HEADER:
         raise FormatError(path, "header", f"expected the header {','.join(CSV_HEADER)}")
