@@ -21,6 +21,7 @@ import av
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.dialogs import run_ok_cancel
 from umetrack.errors import UmeTrackError
 from umetrack.eval.frame_metrics import frame_metrics, write_metrics_csv
 from umetrack.fileio import atomic_write_bytes, new_temporary_sibling
@@ -339,11 +340,7 @@ class ExportActions(QtCore.QObject):
         form.addRow("First frame", first)
         form.addRow("Last frame", last)
         form.addRow("Width (height keeps the panel's aspect)", width)
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
-        if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+        if not run_ok_cancel(dialog, form):
             return
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self.window, "Export video", self._default_path(".mp4"), "MP4 video (*.mp4)")
         if not path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from app.dialogs import run_ok_cancel
 from app.live_session import LivePrediction, LiveStats, RollingMean
 from app.live_workers import CaptureWorker, LiveTrackingWorker
 from app.panels.live_views import LiveViewsPanel
@@ -115,11 +116,7 @@ class LiveActions(QtCore.QObject):
         form.addRow("Rig file (OpenCV)", rig[0])
         form.addRow("Model", model[0])
         form.addRow("Record to", folder[0])
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
-        if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+        if not run_ok_cancel(dialog, form):
             return
         for key, value in (("source", kind.currentData()), ("seed", seed.value()), ("views", views.value()),
                            ("rig", rig[1].text()), ("model", model[1].text()), ("record_folder", folder[1].text())):  # fmt: skip

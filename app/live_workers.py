@@ -18,13 +18,9 @@ import torch
 from PySide6 import QtCore
 
 from app.live_session import LivePrediction, RateMeter, RollingMean
-from app.workers import TRACKER_THREADS
-from umetrack.errors import UmeTrackError
+from app.workers import EXPECTED_FAILURES, TRACKER_THREADS, NewestOnly
 from umetrack.hand.model import HandModel
 from umetrack.live import LiveFrame, LiveRecorder, LiveRig, LiveSource
-
-_FAILURES = (UmeTrackError, OSError, ValueError, RuntimeError)
-
 
 class CaptureWorker(QtCore.QThread):
     """Opens the source (``make_source`` may take seconds: it runs on this thread) and pulls frames.
@@ -90,7 +86,7 @@ class CaptureWorker(QtCore.QThread):
     def _finish(self, recorder: LiveRecorder) -> None:
         try:
             path = recorder.finish()
-        except _FAILURES as exc:
+        except EXPECTED_FAILURES as exc:
             self.recording_finished.emit(None, str(exc))
             return
         self.recording_finished.emit(path, "")
@@ -103,7 +99,7 @@ class CaptureWorker(QtCore.QThread):
     def run(self) -> None:
         try:
             source = self._make_source()
-        except _FAILURES as exc:
+        except EXPECTED_FAILURES as exc:
             self.failed.emit(str(exc))
             return
         self.source = source
@@ -156,21 +152,15 @@ class LiveTrackingWorker(QtCore.QThread):
         self.rig = rig
         self.rate = RateMeter()
         self.stage_ms = {"crop": RollingMean(), "network": RollingMean()}
-        self._condition = threading.Condition()
-        self._pending: tuple[LiveFrame, float] | None = None
-        self._stopping = False
+        self._frames: NewestOnly[tuple[LiveFrame, float]] = NewestOnly()
         self._current: LiveFrame | None = None
 
     def submit(self, frame: LiveFrame, handed_over_at: float) -> None:
         """Offer a frame (any thread); replaces a frame not yet started."""
-        with self._condition:
-            self._pending = (frame, handed_over_at)
-            self._condition.notify()
+        self._frames.put((frame, handed_over_at))
 
     def stop(self) -> None:
-        with self._condition:
-            self._stopping = True
-            self._condition.notify()
+        self._frames.close()
 
     def _ground_truth_bootstrap(self, images, cameras):
         frame = self._current
@@ -183,19 +173,14 @@ class LiveTrackingWorker(QtCore.QThread):
         torch.set_num_threads(TRACKER_THREADS)
         try:
             net, _config = load_trained_network(self.model_path)
-        except _FAILURES as exc:
+        except EXPECTED_FAILURES as exc:
             self.model_failed.emit(str(exc))
             return
         tracker = Tracker(net, self.hand_model, TrackerOptions(crops="tracked"), detector=self._ground_truth_bootstrap,
                           camera_angles_deg=self.rig.camera_angles_deg)  # fmt: skip
         self.model_ready.emit(self.model_path.name)
-        while True:
-            with self._condition:
-                while self._pending is None and not self._stopping:
-                    self._condition.wait()
-                if self._stopping:
-                    return
-                (frame, handed_over_at), self._pending = self._pending, None
+        while (offered := self._frames.take()) is not None:
+            frame, handed_over_at = offered
             self._current = frame
             result = tracker.step(list(frame.images), frame.cameras(self.rig), frame.gt)
             timings = result.timings_ms

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.dialogs import run_ok_cancel
 from app.exports import ExportActions
 from app.live_actions import LiveActions
 from app.panels.calibration import CalibrationDialog
@@ -204,11 +205,7 @@ class MainWindow(QtWidgets.QMainWindow):
         crops.addItems(["oracle", "tracked"])
         form.addRow("Skeleton", skeleton)
         form.addRow("Crops", crops)
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
-        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
+        if run_ok_cancel(dialog, form):
             self.settings.setValue("tracking/model", model_edit.text())
             self.run_tracker(model_edit.text(), TrackerOptions(skeleton=skeleton.currentText(), crops=crops.currentText()))
 
@@ -231,7 +228,7 @@ class MainWindow(QtWidgets.QMainWindow):
         hand_model = hand_model or self.session.recording.hand_model or self.session.hand_model
         worker = TrackingWorker(self.session.recording, str(model_path), hand_model, TrackerOptions(skeleton="known", crops=options.crops), self)
         worker.progress.connect(self._on_tracking_progress)
-        worker.finished_tracking.connect(lambda results: self._on_tracking_finished(key, results, cached))
+        worker.finished_job.connect(lambda results: self._on_tracking_finished(key, results, cached))
         worker.failed.connect(self._on_tracking_failed)
         self.tracking_worker = worker
         self.progress_bar.setValue(0)

@@ -140,7 +140,7 @@ class SessionActions(QtCore.QObject):
         # Queued slots run in connection order: these run after the window has cleared its worker.
         start = lambda *_: QtCore.QTimer.singleShot(0, lambda: self.window.run_tracker(model, run.options()))  # noqa: E731
         worker.failed.connect(start)
-        worker.finished_tracking.connect(start)
+        worker.finished_job.connect(start)
         worker.cancel()
         return "re-running the tracker"
 

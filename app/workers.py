@@ -2,14 +2,16 @@
 
 ``FrameLoader`` decodes recording frames in its own thread. Requests coalesce: when the user scrubs
 faster than frames decode, only the newest request is served, so the display never lags behind
-the playhead (frames are dropped instead). ``TrackingWorker`` runs the tracker over a recording;
-``BackgroundComputation`` derives per-recording data (errors, failure lists) for a panel.
+the playhead (frames are dropped instead; ``NewestOnly`` is that one-request mailbox).
+``TrackerJob`` is a one-shot, cancellable job on the tracker's threads (``TrackingWorker`` runs the
+tracker over a recording); ``BackgroundComputation`` derives per-recording data (errors, failure
+lists) for a panel.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Callable, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -21,6 +23,43 @@ from umetrack.recording import Recording
 TRACKER_THREADS = torch.get_num_threads()
 """Intra-op threads for the tracker's network: the process default, read before the main window
 drops its own (GUI) thread to one (torch's setting is per thread; new threads start from the latter)."""
+
+EXPECTED_FAILURES = (UmeTrackError, OSError, ValueError, RuntimeError)
+"""What bad input, missing files or a failing device raise; a worker reports these as a message
+(the app keeps running). Anything else is a bug and is left to propagate."""
+
+Item = TypeVar("Item")
+
+
+class NewestOnly(Generic[Item]):
+    """A one-item mailbox between threads: ``put`` replaces an item not yet taken, so the consumer
+    always gets the newest request and a slow consumer drops requests instead of falling behind."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._item: Item | None = None
+        self._closed = False
+
+    def put(self, item: Item) -> None:
+        with self._condition:
+            self._item = item
+            self._condition.notify()
+
+    def close(self) -> None:
+        """Wake the consumer for good: ``take`` returns None from now on, even with an item waiting."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+
+    def take(self) -> Item | None:
+        """Block until an item arrives (and remove it) or the mailbox is closed (None)."""
+        with self._condition:
+            while self._item is None and not self._closed:
+                self._condition.wait()
+            if self._closed:
+                return None
+            item, self._item = self._item, None
+            return item
 
 
 class FrameLoader(QtCore.QThread):
@@ -35,49 +74,74 @@ class FrameLoader(QtCore.QThread):
 
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
-        self._condition = threading.Condition()
-        self._pending: tuple[Recording, int] | None = None
-        self._stopping = False
+        self._requests: NewestOnly[tuple[Recording, int]] = NewestOnly()
 
     def request(self, recording: Recording, frame: int) -> None:
         """Ask for a frame; replaces any request not yet started."""
-        with self._condition:
-            self._pending = (recording, frame)
-            self._condition.notify()
+        self._requests.put((recording, frame))
 
     def stop(self) -> None:
-        with self._condition:
-            self._stopping = True
-            self._condition.notify()
+        self._requests.close()
         self.wait(5000)
 
     def run(self) -> None:
-        while True:
-            with self._condition:
-                while self._pending is None and not self._stopping:
-                    self._condition.wait()
-                if self._stopping:
-                    return
-                recording, frame = self._pending
-                self._pending = None
+        while (request := self._requests.take()) is not None:
+            recording, frame = request
             try:
                 images = [np.ascontiguousarray(image) for image in recording.images(frame)]
-            except (UmeTrackError, OSError, ValueError, RuntimeError) as exc:
+            except EXPECTED_FAILURES as exc:
                 self.failed.emit(recording, frame, str(exc))
                 continue
             self.loaded.emit(recording, frame, images)
 
 
-class TrackingWorker(QtCore.QThread):
-    """Runs the tracker over a whole recording off the GUI thread.
+class TrackerJob(QtCore.QThread):
+    """Runs ``work()`` once off the GUI thread with the tracker's intra-op threads.
 
     Signals:
-    progress(done, total); finished_tracking(results); failed(message) (also on cancel).
+    finished_job(result); failed(message): an expected failure, or "cancelled" when ``work`` stopped
+    on ``cancelled`` (by raising ``umetrack.track.results.Cancelled``).
+    """
+
+    finished_job = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+    def __init__(self, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def work(self) -> object:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        from umetrack.track.results import Cancelled
+
+        torch.set_num_threads(TRACKER_THREADS)
+        try:
+            result = self.work()
+        except Cancelled:
+            self.failed.emit("cancelled")
+            return
+        except EXPECTED_FAILURES as exc:
+            self.failed.emit(str(exc))
+            return
+        self.finished_job.emit(result)
+
+
+class TrackingWorker(TrackerJob):
+    """Runs the tracker over a whole recording.
+
+    Signals (besides ``TrackerJob``'s; the result is a ``TrackedRecording``): progress(done, total).
     """
 
     progress = QtCore.Signal(int, int)
-    finished_tracking = QtCore.Signal(object)
-    failed = QtCore.Signal(str)
 
     def __init__(self, recording: Recording, model_path: str, hand_model, options, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -85,30 +149,17 @@ class TrackingWorker(QtCore.QThread):
         self.model_path = model_path
         self.hand_model = hand_model
         self.options = options
-        self._cancel = threading.Event()
 
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def run(self) -> None:
-        from umetrack.track.results import Cancelled, track_recording
+    def work(self) -> object:
+        from umetrack.track.results import track_recording
         from umetrack.train.loop import load_trained_network
 
-        torch.set_num_threads(TRACKER_THREADS)
-        try:
-            net, _config = load_trained_network(self.model_path)
-            results = track_recording(
-                net, self.recording, self.hand_model, self.options,
-                progress=lambda done, total: self.progress.emit(done, total),
-                should_stop=self._cancel.is_set,
-            )  # fmt: skip
-        except Cancelled:
-            self.failed.emit("cancelled")
-            return
-        except (UmeTrackError, OSError, ValueError, RuntimeError) as exc:
-            self.failed.emit(str(exc))
-            return
-        self.finished_tracking.emit(results)
+        net, _config = load_trained_network(self.model_path)
+        return track_recording(
+            net, self.recording, self.hand_model, self.options,
+            progress=lambda done, total: self.progress.emit(done, total),
+            should_stop=self._cancel.is_set,
+        )  # fmt: skip
 
 
 class _CallThread(QtCore.QThread):

@@ -17,19 +17,17 @@ the next frame.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.session import DEFAULT_HAND_MODEL, RESOURCES
 from app.session_file import SESSIONS_DIR
-from app.workers import TRACKER_THREADS
+from app.workers import TrackerJob
 from umetrack.errors import UmeTrackError
 from umetrack.eval.calibration_session import (
     HANDS,
@@ -48,7 +46,6 @@ from umetrack.hand.io import load_hand_model
 from umetrack.hand.model import HAND_NAMES, LANDMARK_NAMES, HandModel
 from umetrack.model.network import UmeTrackNet
 from umetrack.track.calibration import DEFAULT_SAMPLES, MAX_RELATIVE_STANDARD_ERROR, CalibrationStatus, ScaleCalibration
-from umetrack.track.results import Cancelled
 from umetrack.track.tracker import TrackerOptions
 
 DEFAULT_WEIGHTS = RESOURCES / "weights" / "umetrack_light.pt"
@@ -99,44 +96,24 @@ def indicator(status: CalibrationStatus | None) -> tuple[str, str]:
     return f"Complete but not converged: the samples disagree (mean known to {known}, needs ≤ {100 * MAX_RELATIVE_STANDARD_ERROR:.0f} %)", BAD
 
 
-class CalibrationWorker(QtCore.QThread):
-    """Runs one job off the GUI thread.
+class CalibrationWorker(TrackerJob):
+    """Runs one calibration or comparison job; the job polls ``cancelled`` between frames.
 
-    Signals:
+    Signals (besides ``TrackerJob``'s finished_job and failed):
     prepared(source, true scale | None): the model is loaded and the source is open;
-    step(CalibrationStep): a calibration frame is done; progress(done, total);
-    finished_job(result); failed(message) ("cancelled" after Stop).
+    step(CalibrationStep): a calibration frame is done; progress(done, total).
     """
 
     prepared = QtCore.Signal(object, object)
     step = QtCore.Signal(object)
     progress = QtCore.Signal(int, int)
-    finished_job = QtCore.Signal(object)
-    failed = QtCore.Signal(str)
 
     def __init__(self, job: Callable[["CalibrationWorker"], object], parent: QtCore.QObject | None = None):
         super().__init__(parent)
         self._job = job
-        self._cancel = threading.Event()
 
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def run(self) -> None:
-        torch.set_num_threads(TRACKER_THREADS)
-        try:
-            result = self._job(self)
-        except Cancelled:
-            self.failed.emit("cancelled")
-            return
-        except (UmeTrackError, OSError, ValueError, RuntimeError) as exc:
-            self.failed.emit(str(exc))
-            return
-        self.finished_job.emit(result)
+    def work(self) -> object:
+        return self._job(self)
 
 
 def _recording_choice(dialog: "CalibrationDialog") -> SourceChoice:
