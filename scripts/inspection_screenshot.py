@@ -12,20 +12,14 @@ Run under ``xvfb-run -a python scripts/inspection_screenshot.py [OUT.png]``.
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore
+from screenshot_support import REPO, copy_sample, process_events, screenshot_window
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from app.main_window import MainWindow  # noqa: E402
-from app.session import SAMPLE_RECORDING, Session  # noqa: E402
 from umetrack.crop import crop_points, make_crop_camera, warp_image  # noqa: E402
 from umetrack.eval.failures import FailureKind  # noqa: E402
 from umetrack.hand import fk  # noqa: E402
@@ -87,25 +81,15 @@ def staged_tracking(recording: Recording) -> TrackedRecording:
 
 
 def main(out: Path) -> None:
-    application = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    with tempfile.TemporaryDirectory() as folder:
-        # A copy, so the session's annotation autosave never writes next to the bundled sample.
-        for path in SAMPLE_RECORDING.parent.glob("recording_00.*"):
-            if not path.name.endswith(".pinch_annotations.json"):
-                shutil.copy(path, Path(folder) / path.name)
-        settings = QtCore.QSettings(str(Path(folder) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-        window = MainWindow(Session(), settings=settings)
-        window.resize(1600, 1000)
-        window.open_recording(Path(folder) / SAMPLE_RECORDING.name)
+    with screenshot_window() as (window, folder):
+        window.open_recording(copy_sample(folder))
         session = window.session
         session.set_tracking(staged_tracking(session.recording))
         window.joint_errors_dock.raise_()
         window.resizeDocks([window.joint_errors_dock], [400], QtCore.Qt.Orientation.Vertical)
         window.resizeDocks([window.failures_dock], [560], QtCore.Qt.Orientation.Horizontal)
         window.show()
-        while not window.failures.failures or window.joint_errors.errors is None:
-            application.processEvents()
-            QtCore.QThread.msleep(20)
+        process_events(300, until=lambda: bool(window.failures.failures) and window.joint_errors.errors is not None)
         spike = next(i for i, f in enumerate(window.failures.failures) if f.kind is FailureKind.ERROR_SPIKE and f.hand == 0)
         window.failures.table.selectRow(spike)
         window.failures.jump_to(spike)
@@ -113,11 +97,8 @@ def main(out: Path) -> None:
         hands = np.nanmean(session.tracking.landmarks[session.playhead], axis=(0, 1))
         window.scene3d.view.camera.center = tuple(float(v) for v in hands)
         window.scene3d.view.camera.distance = 0.55
-        for _ in range(60):
-            application.processEvents()
-            QtCore.QThread.msleep(50)
+        process_events(3.0)
         window.grab().save(str(out))
-        window.close()
 
 
 if __name__ == "__main__":

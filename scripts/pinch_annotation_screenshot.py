@@ -7,19 +7,13 @@ not the tracker's accuracy. Run under ``xvfb-run -a python scripts/pinch_annotat
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore
+from screenshot_support import REPO, copy_sample, process_events, screenshot_window
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from app.main_window import MainWindow  # noqa: E402
-from app.session import SAMPLE_RECORDING, Session  # noqa: E402
 from umetrack.eval.ground_truth import gt_landmarks  # noqa: E402
 from umetrack.track.results import REASONS, TrackedRecording  # noqa: E402
 from umetrack.track.tracker import Reason, TrackerOptions  # noqa: E402
@@ -38,15 +32,8 @@ def staged_predictions(truth: np.ndarray) -> TrackedRecording:
 
 
 def main(out: Path) -> None:
-    application = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    with tempfile.TemporaryDirectory() as folder:
-        for path in SAMPLE_RECORDING.parent.glob("recording_00.*"):
-            if not path.name.endswith(".pinch_annotations.json"):
-                shutil.copy(path, Path(folder) / path.name)
-        settings = QtCore.QSettings(str(Path(folder) / "settings.ini"), QtCore.QSettings.Format.IniFormat)
-        window = MainWindow(Session(), settings=settings)
-        window.resize(1600, 1000)
-        window.open_recording(Path(folder) / SAMPLE_RECORDING.name)
+    with screenshot_window() as (window, folder):
+        window.open_recording(copy_sample(folder))
         session, panel = window.session, window.pinch_timeline
         session.set_tracking(staged_predictions(gt_landmarks(session.recording)))
         # An annotator's pass: the GT pinches of the left hand, one of them trimmed, and one right-hand pinch.
@@ -60,11 +47,8 @@ def main(out: Path) -> None:
         session.select_hand(0)
         window.show()
         session.seek(240)
-        for _ in range(40):
-            application.processEvents()
-            QtCore.QThread.msleep(50)
+        process_events(2.0)
         window.grab().save(str(out))
-        window.close()
 
 
 if __name__ == "__main__":
