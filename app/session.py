@@ -28,6 +28,12 @@ from umetrack.track.results import TrackedRecording
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 DEFAULT_HAND_MODEL = RESOURCES / "hand_model.json"
 SAMPLE_RECORDING = RESOURCES / "sample" / "recording_00.mp4"
+HAND_MODEL_FROM_RECORDING = "recording"
+"""``Session.hand_model_source``: the open recording's own model (``hand_model_path`` is then only
+the file last loaded, not what is on display)."""
+HAND_MODEL_FROM_FILE = "file"
+"""``Session.hand_model_source``: the model read from ``hand_model_path`` (the default model, a
+profile the user chose, an accepted calibration)."""
 
 
 def _same_source(a: tuple, b: tuple) -> bool:
@@ -91,6 +97,8 @@ class Session:
         self.tracking: TrackedRecording | None = None
         self.hand_model_path = Path(hand_model_path or DEFAULT_HAND_MODEL)
         self.hand_model: HandModel = load_hand_model(self.hand_model_path)
+        self.hand_model_source = HAND_MODEL_FROM_FILE
+        """Where ``hand_model`` came from: HAND_MODEL_FROM_FILE or HAND_MODEL_FROM_RECORDING."""
         self.recording: Recording | None = None
         self.recording_path: Path | None = None
         self.playhead = 0
@@ -117,6 +125,7 @@ class Session:
         self.recording_path = path
         if recording is not None and recording.hand_model is not None:
             self.hand_model = recording.hand_model
+            self.hand_model_source = HAND_MODEL_FROM_RECORDING
             self.hand_model_changed.emit(self.hand_model)
         self.playhead = 0
         self.set_tracking(None)
@@ -220,6 +229,7 @@ class Session:
         """Show an already loaded hand model (restoring a session validates every file before applying any)."""
         self.hand_model = model
         self.hand_model_path = Path(path)
+        self.hand_model_source = HAND_MODEL_FROM_FILE
         self.hand_model_changed.emit(self.hand_model)
         self._emit_all_poses()
 

@@ -104,19 +104,21 @@ class SessionActions(QtCore.QObject):
         state = load_session_file(path)
         session = self.window.session
         # Open every file before applying anything, so a failure leaves the session as it was.
-        # The model is always re-read: the one on display may be an earlier recording's own.
-        hand_model = load_hand_model(state.hand_model_path) if state.hand_model_path is not None else None
         recording = None
         reuse = state.recording_path is not None and session.recording is not None and _same_file(state.recording_path, session.recording_path)
-        if state.recording_path is not None and not reuse:
-            recording = open_recording(state.recording_path)
+        if state.recording_path is not None:
+            recording = session.recording if reuse else open_recording(state.recording_path)
+        # The model file is always re-read (the one on display may be an earlier recording's own),
+        # and only when it will be shown: a session showing the recording's own model never fails on
+        # a hand model file it does not need.
+        hand_model = None
+        if state.restores_hand_model_file(recording is not None and recording.hand_model is not None):
+            hand_model = load_hand_model(state.hand_model_path)
 
+        # Recording first: opening it shows its own model, which a user-chosen model then replaces.
+        session.set_recording(recording, state.recording_path)
         if hand_model is not None:
             session.set_hand_model(hand_model, state.hand_model_path)
-        if state.recording_path is None:
-            session.set_recording(None)
-        else:
-            session.set_recording(session.recording if reuse else recording, state.recording_path)
         if state.dock_state is not None and not self.window.restoreState(QtCore.QByteArray(state.dock_state)):
             self.window.statusBar().showMessage("The session's dock layout could not be restored; keeping the current one")
         apply_view_state(session, state)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.session import Session
+from app.session import HAND_MODEL_FROM_FILE, HAND_MODEL_FROM_RECORDING, Session
 from umetrack.errors import FormatError
 from umetrack.fileio import atomic_write_json, read_json, require
 from umetrack.hand.model import NUM_LANDMARKS
@@ -32,6 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SESSIONS_DIR = REPO_ROOT / "sessions"
 SKELETON_CHOICES = ("known", "unknown")
 CROPS_CHOICES = ("oracle", "tracked")
+HAND_MODEL_SOURCES = (HAND_MODEL_FROM_RECORDING, HAND_MODEL_FROM_FILE)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class SessionState:
 
     recording_path: Path | None = None
     hand_model_path: Path | None = None
+    hand_model_source: str | None = None
+    """Which model was on display: HAND_MODEL_FROM_FILE (``hand_model_path``, e.g. a calibrated
+    profile), HAND_MODEL_FROM_RECORDING (the recording's own; ``hand_model_path`` is then only a
+    fallback for a recording without one), or None: not recorded (files written before the field)."""
     tracker: TrackerRun | None = None
     playhead: int = 0
     selected_hand: int | None = None
@@ -60,6 +65,14 @@ class SessionState:
     visible_layers: dict[str, bool] = field(default_factory=dict)
     dock_state: bytes | None = None
     """QMainWindow.saveState() bytes: opaque to this module, stored base64."""
+
+    def restores_hand_model_file(self, recording_has_own_model: bool) -> bool:
+        """Whether restoring shows the model in ``hand_model_path`` over the restored recording: a
+        user-chosen file always does; otherwise (the recording's own model, or not recorded) the file
+        only stands in for a recording without a model of its own, or for no recording."""
+        if self.hand_model_path is None:
+            return False
+        return self.hand_model_source == HAND_MODEL_FROM_FILE or not recording_has_own_model
 
     def to_json(self, session_file: Path) -> dict[str, Any]:
         folder = Path(session_file).resolve().parent
@@ -71,6 +84,7 @@ class SessionState:
             "version": SESSION_VERSION,
             "recording": _portable(self.recording_path, folder),
             "hand_model": _portable(self.hand_model_path, folder),
+            "hand_model_source": self.hand_model_source,
             "tracker": tracker,
             "playhead": self.playhead,
             "selected_hand": self.selected_hand,
@@ -115,6 +129,14 @@ class SessionState:
         joint = document.get("selected_joint") if isinstance(document, dict) else None
         if joint is not None and (not isinstance(joint, int) or isinstance(joint, bool) or not 0 <= joint < NUM_LANDMARKS or selected is None):
             raise FormatError(source, "selected_joint", f"expected a landmark 0..{NUM_LANDMARKS - 1} of the selected hand, or null; got {joint!r}")
+        # Optional: files written before it have none (restored as they always were: the recording's
+        # own model wins when it has one).
+        hand_model_source = document.get("hand_model_source")
+        if hand_model_source is not None and hand_model_source not in HAND_MODEL_SOURCES:
+            raise FormatError(source, "hand_model_source", f"expected one of {HAND_MODEL_SOURCES} or null, got {hand_model_source!r}")
+        hand_model_path = _path_field(document, "hand_model", source, folder)
+        if hand_model_source == HAND_MODEL_FROM_FILE and hand_model_path is None:
+            raise FormatError(source, "hand_model", f"missing the hand model file of hand_model_source {HAND_MODEL_FROM_FILE!r}")
         layers = require(document, "layers", source)
         if not isinstance(layers, dict) or not all(isinstance(k, str) and isinstance(v, bool) for k, v in layers.items()):
             raise FormatError(source, "layers", "expected an object of layer name -> true/false")
@@ -129,7 +151,8 @@ class SessionState:
                 raise FormatError(source, "dock_state", "not valid base64") from None
         return cls(
             recording_path=_path_field(document, "recording", source, folder),
-            hand_model_path=_path_field(document, "hand_model", source, folder),
+            hand_model_path=hand_model_path,
+            hand_model_source=hand_model_source,
             tracker=tracker,
             playhead=playhead,
             selected_hand=selected,
@@ -144,6 +167,7 @@ def capture(session: Session, tracker: TrackerRun | None = None, dock_state: byt
     return SessionState(
         recording_path=session.recording_path,
         hand_model_path=session.hand_model_path,
+        hand_model_source=session.hand_model_source,
         tracker=tracker,
         playhead=session.playhead,
         selected_hand=session.selected_hand,

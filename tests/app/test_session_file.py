@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.session import SAMPLE_RECORDING, Session
+from app.session import HAND_MODEL_FROM_FILE, HAND_MODEL_FROM_RECORDING, SAMPLE_RECORDING, Session
 from app.session_file import (
     REPO_ROOT,
     SESSION_VERSION,
@@ -24,6 +24,7 @@ def _state(tmp_path: Path) -> SessionState:
     return SessionState(
         recording_path=tmp_path / "data" / "recording_00.mp4",
         hand_model_path=Path("/somewhere/else/hand_model.json"),
+        hand_model_source=HAND_MODEL_FROM_FILE,
         tracker=TrackerRun(tmp_path / "runs" / "weights.pt", "unknown", "tracked"),
         playhead=42,
         selected_hand=1,
@@ -42,6 +43,7 @@ def test_round_trip_keeps_every_field_and_writes_paths_relative_near_the_file(tm
     assert document["recording"] == "../data/recording_00.mp4"  # same folder tree: relative
     assert document["tracker"] == {"model": "../runs/weights.pt", "skeleton": "unknown", "crops": "tracked"}
     assert document["hand_model"] == "/somewhere/else/hand_model.json"  # elsewhere: absolute
+    assert document["hand_model_source"] == "file"
     assert load_session_file(path) == state
     assert not [p for p in path.parent.iterdir() if p.name != path.name]  # no temporary left behind
 
@@ -87,6 +89,8 @@ def test_capture_and_apply_view_state():
         (lambda d: d.update(dock_state="***"), "dock_state", "base64"),
         (lambda d: d["tracker"].update(crops="psychic"), "tracker.crops", "oracle"),
         (lambda d: d.update(recording=17), "recording", "path string"),
+        (lambda d: d.update(hand_model_source="mine"), "hand_model_source", "'recording'"),
+        (lambda d: d.update(hand_model=None), "hand_model", "hand_model_source 'file'"),
     ],
 )
 def test_invalid_fields_are_named(tmp_path, change, field, words):
@@ -105,6 +109,41 @@ def test_files_without_a_selected_joint_still_read(tmp_path):
     del document["selected_joint"]
     path.write_text(json.dumps(document))
     assert load_session_file(path).selected_joint is None
+
+
+def test_files_without_a_hand_model_source_still_read(tmp_path):
+    path = tmp_path / "old.session.json"
+    document = _state(tmp_path).to_json(path)
+    del document["hand_model_source"]
+    path.write_text(json.dumps(document))
+    assert load_session_file(path).hand_model_source is None
+
+
+def test_capture_records_whether_the_hand_model_is_the_recordings_or_a_file(make_recording, hand_model, tmp_path):
+    session = Session()
+    assert capture(session).hand_model_source == HAND_MODEL_FROM_FILE  # the default model file
+    session.set_recording(make_recording())
+    assert capture(session).hand_model_source == HAND_MODEL_FROM_RECORDING
+    session.set_hand_model(hand_model.scaled(1.1), tmp_path / "profile.json")
+    state = capture(session)
+    assert (state.hand_model_source, state.hand_model_path) == (HAND_MODEL_FROM_FILE, tmp_path / "profile.json")
+
+
+@pytest.mark.parametrize(
+    "source, recording_has_own_model, restores_file",
+    [
+        (HAND_MODEL_FROM_FILE, True, True),  # a user's profile replaces the recording's model
+        (HAND_MODEL_FROM_FILE, False, True),
+        (HAND_MODEL_FROM_RECORDING, True, False),  # the recording's own model, as saved
+        (HAND_MODEL_FROM_RECORDING, False, True),  # the file stands in for a recording without one
+        (None, True, False),  # files written before the field: as they were always restored
+        (None, False, True),
+    ],
+)
+def test_which_hand_model_a_restore_shows(source, recording_has_own_model, restores_file):
+    state = SessionState(hand_model_path=Path("/profiles/me.json"), hand_model_source=source)
+    assert state.restores_hand_model_file(recording_has_own_model) is restores_file
+    assert SessionState(hand_model_source=None).restores_hand_model_file(False) is False  # no file to restore
 
 
 def test_truncated_and_non_json_files_raise_format_error(tmp_path):

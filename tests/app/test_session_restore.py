@@ -7,6 +7,7 @@ import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.main import open_at_start
+from umetrack.hand.io import load_hand_model, save_hand_model
 from umetrack.model.checkpoint import save_checkpoint
 from umetrack.recording import write_umetrack_raw
 from umetrack.synth.recording import synthetic_recording
@@ -163,3 +164,47 @@ def test_a_session_whose_tracker_model_is_gone_restores_the_rest(main_window, qt
     assert window.session.recording_path == video.resolve() and window.session.playhead == 5
     assert window.session.tracking is None and window.tracking_worker is None
     assert "deleted.pt" in window.statusBar().currentMessage() and "not restored" in window.statusBar().currentMessage()
+
+
+def _rest_landmarks(model):
+    return model.landmark_rest_positions.double()
+
+
+def test_a_calibrated_profile_in_a_session_survives_restoring_in_a_fresh_window(qtbot, settings, project, hand_model, tmp_path):
+    (video, _other), _weights, session_file = project
+    profile_path = tmp_path / "profiles" / "me.hand_profile.json"
+    profile_path.parent.mkdir()
+    save_hand_model(profile_path, hand_model.scaled(1.12))
+    profile = load_hand_model(profile_path)  # as written (mm round trip), what any window reads back
+    first = _make_window(qtbot, settings)
+    first.open_recording(video)
+    recording_model = first.session.recording.hand_model
+    assert not torch.allclose(_rest_landmarks(recording_model), _rest_landmarks(profile))
+    assert first.open_hand_model(profile_path)
+    assert first.session_actions.save_to(session_file)
+    document = json.loads(session_file.read_text())
+    assert document["hand_model_source"] == "file" and document["hand_model"] == "../profiles/me.hand_profile.json"
+
+    second = _make_window(qtbot, QtCore.QSettings(str(tmp_path / "fresh.ini"), QtCore.QSettings.Format.IniFormat))
+    open_at_start(second, None, str(session_file))
+    assert second.session.recording_path == video.resolve()
+    assert second.session.hand_model_path == profile_path.resolve()
+    assert torch.allclose(_rest_landmarks(second.session.hand_model), _rest_landmarks(profile))
+
+
+def test_a_session_showing_the_recordings_own_model_restores_that_model(qtbot, settings, project, hand_model, tmp_path):
+    (video, _other), _weights, session_file = project
+    first = _make_window(qtbot, settings)
+    first.open_recording(video)
+    recording_model = first.session.recording.hand_model
+    assert first.session_actions.save_to(session_file)
+    assert json.loads(session_file.read_text())["hand_model_source"] == "recording"
+
+    # A window showing someone's profile: restoring the session brings back the recording's own model.
+    profile_path = tmp_path / "someone.hand_profile.json"
+    save_hand_model(profile_path, hand_model.scaled(0.9))
+    second = _make_window(qtbot, QtCore.QSettings(str(tmp_path / "fresh.ini"), QtCore.QSettings.Format.IniFormat))
+    assert second.open_hand_model(profile_path)
+    open_at_start(second, None, str(session_file))
+    assert second.session.recording_path == video.resolve()
+    assert torch.allclose(_rest_landmarks(second.session.hand_model), _rest_landmarks(recording_model))
