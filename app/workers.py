@@ -64,7 +64,8 @@ class NewestOnly(Generic[Item]):
 
 class FrameLoader(QtCore.QThread):
     """Signals:
-    loaded(recording, frame, images): images is a list of (H, W) uint8 arrays, one per view.
+    loaded(recording, frame, images): images is a list of (H, W) uint8 arrays, one per view (black
+    where the view had no image: ``Recording.filled_images``).
     failed(recording, frame, message): decoding failed; the app keeps running.
     The recording rides along so a receiver can drop late frames of a recording it has since closed.
     """
@@ -88,7 +89,7 @@ class FrameLoader(QtCore.QThread):
         while (request := self._requests.take()) is not None:
             recording, frame = request
             try:
-                images = [np.ascontiguousarray(image) for image in recording.images(frame)]
+                images = [np.ascontiguousarray(image) for image in recording.filled_images(frame)]
             except EXPECTED_FAILURES as exc:
                 self.failed.emit(recording, frame, str(exc))
                 continue

@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.5, help="resize factor of the montage (default 0.5)")
     args = parser.parse_args()
     with open_recording(args.recording) as recording:
-        picture = montage(recording.images(args.frame), list(recording.view_labels))
+        picture = montage(recording.filled_images(args.frame), list(recording.view_labels))
     if args.scale != 1.0:
         picture = cv2.resize(picture, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_AREA)
     cv2.imwrite(args.out, picture)

@@ -1,7 +1,7 @@
 """Live input: camera sources that stream timestamped multi-view frames (a simulated headset, OpenCV
 cameras with a rig file) and a recorder that writes them to the UmeTrack raw layout as they arrive."""
 
-from umetrack.live.recorder import LIVE_FORMAT, LiveRecorder, LiveRecordInfo, live_info_path, read_live_info
+from umetrack.live.recorder import LiveRecorder
 from umetrack.live.sources import (
     RIG_FORMAT,
     LiveFrame,
@@ -14,6 +14,7 @@ from umetrack.live.sources import (
     SimulatedHeadset,
     read_rig_file,
 )
+from umetrack.recording.umetrack_raw import LIVE_FORMAT, LiveRecordInfo, live_info_path, read_live_info
 
 __all__ = [
     "LIVE_FORMAT",

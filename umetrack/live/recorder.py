@@ -8,99 +8,31 @@ into place through ``write_umetrack_raw(..., encoded_video=...)``; the player th
 like any recording (``open_recording``). If the encoder falls behind by more than the queue, frames
 are dropped and counted (``frames_dropped``), never buffered without bound.
 
-A view that had no frame (camera unplugged or stalled) is written black, which the tracker treats
-as a missing view, and listed in a side file ``recording.live.json`` next to the labels::
-
-    {"format": "umetrack-studio.live", "version": 1, "source": "simulated headset (seed 0, 4 views)",
-     "num_frames": N, "view_labels": ["0", "1", ...],
-     "missing": [[[start, end], ...], ...],      # per view, half-open [start, end) frame intervals
-     "source_frame_index": [i0, i1, ...],        # the source's frame index of each recorded frame
-     "frames_dropped": 3}                         # frames the recorder could not keep up with
+A view that had no frame (camera unplugged or stalled) is written black into the video and listed
+in the side file ``recording.live.json`` next to the labels (format: ``umetrack.recording.umetrack_raw``),
+so reading the recording gives those views back as missing (None), not as black pictures.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from umetrack.errors import FormatError
-from umetrack.fileio import array_field, atomic_write_json, new_temporary_sibling, read_json, require
-from umetrack.metrics import events_to_frames, frames_to_events
+from umetrack.fileio import atomic_write_json, new_temporary_sibling
+from umetrack.metrics import frames_to_events
 from umetrack.recording.model import HandTrajectory, Recording
-from umetrack.recording.umetrack_raw import raw_paths, write_umetrack_raw
+from umetrack.recording.umetrack_raw import LIVE_FORMAT, LIVE_VERSION, live_info_path, raw_paths, write_umetrack_raw
 from umetrack.recording.video import VideoFrameSource, write_video
 from umetrack.live.sources import LiveFrame, LiveRig
 
-LIVE_FORMAT = "umetrack-studio.live"
-LIVE_VERSION = 1
 LIVE_CRF = 18
 """Visually lossless for camera images at a fraction of the default's size and encoding time."""
 LIVE_PRESET = "veryfast"
 """Fast enough to encode four 640x480 views in real time on two busy CPU cores."""
 _END = object()
-
-
-def live_info_path(path: str | Path) -> Path:
-    """The side file of a live recording (``recording_YY.live.json``), given its .mp4, .json or stem."""
-    video, _labels, _pinch = raw_paths(path)
-    return video.with_name(video.stem + ".live.json")
-
-
-@dataclass(frozen=True, eq=False)
-class LiveRecordInfo:
-    """What a live recording's side file says.
-
-    Attributes:
-        source: the live source's name.
-        view_labels: (V,) view names.
-        missing: (N, V) bool, the view had no frame (its image is black).
-        source_frame_index: (N,) int64, the source's frame index of each recorded frame.
-        frames_dropped: frames the recorder dropped because the encoder fell behind.
-    """
-
-    source: str
-    view_labels: tuple[str, ...]
-    missing: np.ndarray
-    source_frame_index: np.ndarray
-    frames_dropped: int
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.missing)
-
-
-def read_live_info(path: str | Path) -> LiveRecordInfo:
-    """Read the side file of a live recording (give the recording's .mp4, .json, stem or the side file)."""
-    path = Path(path)
-    side = path if path.name.endswith(".live.json") else live_info_path(path)
-    doc = read_json(side)
-    if require(doc, "format", side) != LIVE_FORMAT:
-        raise FormatError(side, "format", f"expected {LIVE_FORMAT!r}, got {doc['format']!r}")
-    if require(doc, "version", side) != LIVE_VERSION:
-        raise FormatError(side, "version", f"unsupported version {doc['version']!r} (this reader knows {LIVE_VERSION})")
-    n = int(array_field(doc, "num_frames", (), side, dtype=np.int64))
-    labels = require(doc, "view_labels", side)
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-        raise FormatError(side, "view_labels", "expected a non-empty list of strings")
-    stored = require(doc, "missing", side)
-    if not isinstance(stored, list) or len(stored) != len(labels):
-        raise FormatError(side, "missing", f"expected one interval list per view ({len(labels)})")
-    missing = np.zeros((n, len(labels)), dtype=bool)
-    for view, intervals in enumerate(stored):
-        field = f"missing[{view}]"
-        if not isinstance(intervals, list) or any(not isinstance(pair, list) or len(pair) != 2 for pair in intervals):
-            raise FormatError(side, field, "expected a list of [start, end] pairs")
-        try:
-            missing[:, view] = events_to_frames([tuple(int(x) for x in pair) for pair in intervals], n)
-        except (TypeError, ValueError) as exc:
-            raise FormatError(side, field, str(exc)) from None
-    indices = array_field(doc, "source_frame_index", (n,), side, dtype=np.int64)
-    dropped = int(array_field(doc, "frames_dropped", (), side, dtype=np.int64))
-    return LiveRecordInfo(str(require(doc, "source", side)), tuple(labels), missing, indices, dropped)
 
 
 class LiveRecorder:

@@ -201,6 +201,9 @@ class Recording:
         gt: ground-truth hand poses, or None.
         pinch: pinch labels, or None.
         source: where it was read from (named in errors), or None for an in-memory recording.
+        missing_views: (N, V) bool, True where a view had no image (a camera unplugged during a
+            live recording: the video holds a black stand-in there), or None when every view has
+            its images. ``images`` and ``image`` give None for those views, as the tracker expects.
 
     Raises:
         FormatError: inconsistent shapes, non-increasing timestamps, non-finite or non-rigid camera
@@ -219,6 +222,7 @@ class Recording:
     gt: HandTrajectory | None = None
     pinch: PinchLabels | None = None
     source: Path | None = field(default=None)
+    missing_views: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         src = self.source if self.source is not None else f"<recording {self.name!r}>"
@@ -257,6 +261,12 @@ class Recording:
         for name, labels in (("gt", self.gt), ("pinch", self.pinch)):
             if labels is not None and labels.num_frames != n:
                 raise FormatError(src, name, f"{labels.num_frames} frames of labels for {n} frames")
+        if self.missing_views is not None:
+            missing = np.asarray(self.missing_views)
+            if missing.dtype != np.bool_:
+                raise FormatError(src, "missing_views", f"expected booleans, got dtype {missing.dtype}")
+            _expect_shape(missing, (n, v), src, "missing_views")
+            object.__setattr__(self, "missing_views", _read_only(missing))
 
     # -----------------------------------------------------------------------------------------
 
@@ -278,17 +288,32 @@ class Recording:
             raise IndexError(f"{self.name}: frame {frame} out of range 0..{self.num_frames - 1}")
         return index
 
-    def image(self, frame: int, view: int) -> np.ndarray:
-        """uint8 (H, W) grayscale image of ``view`` at ``frame`` (read-only; copy to edit).
+    def image(self, frame: int, view: int) -> np.ndarray | None:
+        """uint8 (H, W) grayscale image of ``view`` at ``frame`` (read-only; copy to edit), or None
+        where the view had no image (``missing_views``).
 
         Raises ImagesUnavailableError when the recording has no images, FormatError when the file
         is corrupt at that frame, IndexError for an out-of-range frame or view.
         """
-        return self.frames.read(self._check_frame(frame))[view]
+        return self.images(frame)[view]
 
-    def images(self, frame: int) -> list[np.ndarray]:
-        """All views of ``frame``, in view order (see ``image``)."""
-        return list(self.frames.read(self._check_frame(frame)))
+    def images(self, frame: int) -> list[np.ndarray | None]:
+        """All views of ``frame``, in view order (see ``image``; None for a missing view)."""
+        index = self._check_frame(frame)
+        views = list(self.frames.read(index))
+        if self.missing_views is None:
+            return views
+        # The video's stand-in for a missing view decodes to near-black with compression noise
+        # above the tracker's black threshold: only None reliably reads as "no image".
+        return [None if missing else image for image, missing in zip(views, self.missing_views[index])]
+
+    def filled_images(self, frame: int) -> list[np.ndarray]:
+        """``images(frame)`` with a missing view as a black image of its size: for pictures and
+        video encoding, which need pixels in every view (the tracker takes ``images``)."""
+        return [
+            image if image is not None else _read_only(np.zeros((model.height, model.width), np.uint8))
+            for image, model in zip(self.images(frame), self.camera_models)
+        ]
 
     def cameras(self, frame: int) -> list[Camera] | None:
         """The V posed cameras of ``frame`` (labelled with ``view_labels``), or None when the

@@ -27,12 +27,24 @@ Pinch labels (not part of the released format) live in a side file ``recording_Y
 
 where each pair is a half-open [start, end) interval of frame indices in which that hand pinches
 (0 <= start < end <= N, sorted, non-overlapping). It is read when present next to the labels.
+
+Live recordings (``umetrack.live.LiveRecorder``) add a side file ``recording_YY.live.json``::
+
+    {"format": "umetrack-studio.live", "version": 1, "source": "simulated headset (seed 0, 4 views)",
+     "num_frames": N, "view_labels": ["0", "1", ...],
+     "missing": [[[start, end], ...], ...],      # per view, half-open [start, end) frame intervals
+     "source_frame_index": [i0, i1, ...],        # the source's frame index of each recorded frame
+     "frames_dropped": 3}                         # frames the recorder could not keep up with
+
+A view listed as missing had no frame (camera unplugged or stalled); the video holds a black stand-in
+there. Read when present: those views come back as missing (``Recording.missing_views``; None images).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +55,7 @@ from umetrack.errors import FormatError
 from umetrack.fileio import array_field, atomic_write_json, new_temporary_sibling, read_json, require
 from umetrack.hand.io import MM_PER_M, hand_model_from_dict, hand_model_to_dict
 from umetrack.hand.model import HAND_NAMES
+from umetrack.metrics import events_to_frames
 from umetrack.recording.frames import ImagesUnavailableError
 from umetrack.recording.model import NUM_HANDS, HandTrajectory, PinchLabels, Recording, check_rigid_frames
 from umetrack.recording.video import DEFAULT_CRF, DEFAULT_KEYFRAME_INTERVAL, DEFAULT_PRESET, VIDEO_CACHE_FRAMES, VideoFrameSource, write_video
@@ -50,6 +63,8 @@ from umetrack.recording.video import DEFAULT_CRF, DEFAULT_KEYFRAME_INTERVAL, DEF
 RAW_FPS = 30.0
 PINCH_FORMAT = "umetrack-studio.pinch"
 PINCH_VERSION = 1
+LIVE_FORMAT = "umetrack-studio.live"
+LIVE_VERSION = 1
 _SUFFIXES = (".mp4", ".json")
 
 
@@ -109,6 +124,8 @@ def read_umetrack_raw(path: str | Path, cache_frames: int = VIDEO_CACHE_FRAMES) 
     if not (isinstance(labels, list) and len(labels) == v and all(isinstance(x, str) for x in labels)):
         raise FormatError(src, "view_labels", f"expected {v} strings")
     pinch = read_pinch_labels(pinch_path, n) if pinch_path.exists() else None
+    live_path = live_info_path(labels_path)
+    missing_views = _missing_views(read_live_info(live_path), n, v, live_path) if live_path.exists() else None
 
     frames = VideoFrameSource(video_path, [(m.width, m.height) for m in models], cache_frames)
     if frames.num_frames != n:
@@ -128,6 +145,7 @@ def read_umetrack_raw(path: str | Path, cache_frames: int = VIDEO_CACHE_FRAMES) 
             gt=HandTrajectory(joint_angles, _scale_translation(wrists_mm, 1.0 / MM_PER_M), confidence),
             pinch=pinch,
             source=labels_path,
+            missing_views=missing_views,
         )
     except BaseException:
         frames.close()
@@ -159,6 +177,74 @@ def read_pinch_labels(path: str | Path, num_frames: int) -> PinchLabels:
             raise FormatError(path, name, "intervals must be sorted and non-overlapping")
         events[hand] = [tuple(map(int, pair)) for pair in intervals]
     return PinchLabels.from_events(events, num_frames)
+
+
+def live_info_path(path: str | Path) -> Path:
+    """The side file of a live recording (``recording_YY.live.json``), given its .mp4, .json or stem."""
+    video, _labels, _pinch = raw_paths(path)
+    return video.with_name(video.stem + ".live.json")
+
+
+@dataclass(frozen=True, eq=False)
+class LiveRecordInfo:
+    """What a live recording's side file says.
+
+    Attributes:
+        source: the live source's name.
+        view_labels: (V,) view names.
+        missing: (N, V) bool, the view had no frame (the video holds a black stand-in).
+        source_frame_index: (N,) int64, the source's frame index of each recorded frame.
+        frames_dropped: frames the recorder dropped because the encoder fell behind.
+    """
+
+    source: str
+    view_labels: tuple[str, ...]
+    missing: np.ndarray
+    source_frame_index: np.ndarray
+    frames_dropped: int
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.missing)
+
+
+def read_live_info(path: str | Path) -> LiveRecordInfo:
+    """Read the side file of a live recording (give the recording's .mp4, .json, stem or the side file)."""
+    path = Path(path)
+    side = path if path.name.endswith(".live.json") else live_info_path(path)
+    doc = read_json(side)
+    if require(doc, "format", side) != LIVE_FORMAT:
+        raise FormatError(side, "format", f"expected {LIVE_FORMAT!r}, got {doc['format']!r}")
+    if require(doc, "version", side) != LIVE_VERSION:
+        raise FormatError(side, "version", f"unsupported version {doc['version']!r} (this reader knows {LIVE_VERSION})")
+    n = int(array_field(doc, "num_frames", (), side, dtype=np.int64))
+    labels = require(doc, "view_labels", side)
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise FormatError(side, "view_labels", "expected a non-empty list of strings")
+    stored = require(doc, "missing", side)
+    if not isinstance(stored, list) or len(stored) != len(labels):
+        raise FormatError(side, "missing", f"expected one interval list per view ({len(labels)})")
+    missing = np.zeros((n, len(labels)), dtype=bool)
+    for view, intervals in enumerate(stored):
+        field = f"missing[{view}]"
+        if not isinstance(intervals, list) or any(not isinstance(pair, list) or len(pair) != 2 for pair in intervals):
+            raise FormatError(side, field, "expected a list of [start, end] pairs")
+        try:
+            missing[:, view] = events_to_frames([tuple(int(x) for x in pair) for pair in intervals], n)
+        except (TypeError, ValueError) as exc:
+            raise FormatError(side, field, str(exc)) from None
+    indices = array_field(doc, "source_frame_index", (n,), side, dtype=np.int64)
+    dropped = int(array_field(doc, "frames_dropped", (), side, dtype=np.int64))
+    return LiveRecordInfo(str(require(doc, "source", side)), tuple(labels), missing, indices, dropped)
+
+
+def _missing_views(info: LiveRecordInfo, num_frames: int, num_views: int, path: Path) -> np.ndarray:
+    """The side file's missing views, checked against the recording they describe."""
+    if info.num_frames != num_frames:
+        raise FormatError(path, "num_frames", f"describes {info.num_frames} frames, the recording has {num_frames}")
+    if len(info.view_labels) != num_views:
+        raise FormatError(path, "view_labels", f"describes {len(info.view_labels)} views, the recording has {num_views}")
+    return info.missing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +344,7 @@ def write_umetrack_raw(
             temporaries.append(video_tmp)
             write_video(
                 video_tmp,
-                (recording.images(i) for i in range(recording.num_frames)),
+                (recording.filled_images(i) for i in range(recording.num_frames)),
                 _nominal_fps(recording.timestamps_ns),
                 crf=crf,
                 keyframe_interval=keyframe_interval,
