@@ -103,20 +103,13 @@ def test_invalid_fields_are_named(tmp_path, change, field, words):
     assert info.value.field == field and words in str(info.value) and "s.session.json" in str(info.value)
 
 
-def test_files_without_a_selected_joint_still_read(tmp_path):
+@pytest.mark.parametrize("optional_field", ["selected_joint", "hand_model_source"])
+def test_files_written_before_an_optional_field_still_read(tmp_path, optional_field):
     path = tmp_path / "old.session.json"
     document = _state(tmp_path).to_json(path)
-    del document["selected_joint"]
+    del document[optional_field]
     path.write_text(json.dumps(document))
-    assert load_session_file(path).selected_joint is None
-
-
-def test_files_without_a_hand_model_source_still_read(tmp_path):
-    path = tmp_path / "old.session.json"
-    document = _state(tmp_path).to_json(path)
-    del document["hand_model_source"]
-    path.write_text(json.dumps(document))
-    assert load_session_file(path).hand_model_source is None
+    assert getattr(load_session_file(path), optional_field) is None
 
 
 def test_capture_records_whether_the_hand_model_is_the_recordings_or_a_file(make_recording, hand_model, tmp_path):
