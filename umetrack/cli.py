@@ -83,6 +83,33 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_detector(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from umetrack.detect.train import WEIGHTS_NAME, DetectorTrainConfig, train_detector
+    from umetrack.hand.io import load_hand_model
+
+    torch.set_num_threads(args.threads)
+    config = DetectorTrainConfig(steps=args.steps, batch=args.batch, learning_rate=args.lr, seed=args.seed,
+                                 sequences=args.sequences, frames_per_sequence=args.frames_per_sequence)  # fmt: skip
+    model = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
+    with tqdm(total=config.sequences, unit="sequence", desc="rendering views") as rendering, \
+            tqdm(total=config.steps, unit="step", desc="training") as bar:  # fmt: skip
+        def rendered(done: int, total: int) -> None:
+            rendering.n = done
+            rendering.refresh()
+
+        def progress(step: int, metrics: dict[str, float]) -> None:
+            bar.n = step
+            bar.set_postfix(loss=f"{metrics['loss']:.3f}", heatmap=f"{metrics['heatmap']:.2f}", presence=f"{metrics['presence']:.3f}")
+            bar.refresh()
+
+        train_detector(config, model, args.out, progress=progress, dataset_progress=rendered, stop_after=args.stop_after)
+    print(f"wrote {Path(args.out) / WEIGHTS_NAME}")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     """Evaluate recordings; under torchrun each process takes every WORLD_SIZE-th recording and
     rank 0 pools the per-recording results (the totals equal a single-process run's)."""
@@ -105,7 +132,8 @@ def _eval(args: argparse.Namespace) -> int:
     mine = []
     for index in range(rank, len(args.recordings), world_size):
         with open_recording(args.recordings[index]) as recording:
-            result = evaluate_recording(net, recording, generic, args.skeleton, args.crops, baselines=args.baselines, precision=args.precision)
+            result = evaluate_recording(net, recording, generic, args.skeleton, args.crops, baselines=args.baselines, precision=args.precision,
+                                        bootstrap=args.bootstrap)  # fmt: skip
         mine.append((index, result))
     if world_size > 1:
         gathered: list = [None] * world_size
@@ -134,6 +162,8 @@ def _eval(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         options = {"skeleton": args.skeleton, "crops": args.crops, "model": str(args.model), "precision": args.precision}
+        if args.crops == "tracked":  # only tracked crops start hands with a bootstrap
+            options["bootstrap"] = args.bootstrap
         atomic_write_json(out / "eval.json", {"options": options, "overall": total, "recordings": [r.summary() for r in results]})
         rows = [{k: v for k, v in r.summary().items() if k != "per_joint_mm"} for r in results]
         with io.StringIO(newline="") as buffer:
@@ -184,6 +214,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")
     train.set_defaults(run=_train)
 
+    detector = commands.add_parser(
+        "train-detector",
+        help="train the hand detector (bootstrap of tracked crops) on rendered synthetic views; resumes OUT/checkpoint.pt",
+    )
+    detector.add_argument("--out", required=True, help="run folder: dataset.npz, checkpoint.pt, log.csv, weights.pt")
+    detector.add_argument("--steps", type=int, default=3000)
+    detector.add_argument("--batch", type=int, default=32, help="views per step")
+    detector.add_argument("--lr", type=float, default=2e-3)
+    detector.add_argument("--seed", type=int, default=0)
+    detector.add_argument("--sequences", type=int, default=64, help="synthetic sequences rendered for the dataset")
+    detector.add_argument("--frames-per-sequence", type=int, default=20, help="frames (x4 views) rendered per sequence")
+    detector.add_argument("--stop-after", type=int, help="end this call after N steps (resume later)")
+    detector.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
+    detector.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")
+    detector.set_defaults(run=_train_detector)
+
     evaluate = commands.add_parser(
         "eval",
         help="evaluate a model on recordings with ground truth (MPJPE, PCK, MPJPA, pinch, scale); "
@@ -194,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--skeleton", choices=("known", "unknown"), default="known")
     evaluate.add_argument("--crops", choices=("oracle", "tracked"), default="oracle",
                           help="oracle: crops from GT (released protocol); tracked: from the previous prediction")  # fmt: skip
+    evaluate.add_argument("--bootstrap", choices=("auto", "detector", "gt"), default="auto",
+                          help="how tracked crops start a hand: the learned detector, GT, or auto (the detector when "
+                          "resources/weights/hand_detector.pt exists, else GT)")  # fmt: skip
     evaluate.add_argument("--baselines", action="store_true",
                           help="also run without temporal memory, and a one-euro filter on that tuned to equal MPJPA")  # fmt: skip
     evaluate.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",

@@ -1,7 +1,7 @@
 """Evaluate the tracker on recordings with ground truth, as the released eval scripts do (metrics.md §1).
 
 Per recording: run the tracker over every frame (oracle crops from GT, or tracked crops bootstrapped
-from GT at a hand's first appearance until the learned detector lands), skin predicted and GT poses,
+at a hand's appearance by the learned detector, or by GT with ``bootstrap="gt"``), skin predicted and GT poses,
 and compute MPJPE, per-joint error, PCK/AUC, MPJPA (also on GT, as a reference), pinch precision and
 recall (events from the predicted tip distance vs the recording's labels), track losses, and for the
 unknown skeleton the calibrated scale's error. A (hand, frame) slot counts when the hand has GT and
@@ -34,8 +34,8 @@ from umetrack.metrics import (
 from umetrack.model.network import UmeTrackNet
 from umetrack.recording import Recording
 from umetrack.track.calibration import ScaleCalibration, scale_relative_to
-from umetrack.track.results import Cancelled, gt_bootstrap
-from umetrack.track.tracker import Reason, Tracker, TrackerOptions, select_views
+from umetrack.track.results import Cancelled, recording_bootstrap
+from umetrack.track.tracker import Detector, Reason, Tracker, TrackerOptions, select_views
 
 
 ONE_EURO_BETA = 0.5
@@ -106,15 +106,17 @@ def track_keypoints(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     precision: str = "fp32",
+    bootstrap: str | Detector = "auto",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the known-skeleton tracker over a recording (or over ``frames`` of it; other frames stay
     invalid). ``progress(done, total)`` follows each frame; ``should_stop()`` True raises ``Cancelled``.
+    Tracked crops start hands with ``bootstrap`` (``recording_bootstrap``: "auto", "detector", "gt").
 
     Returns:
         predicted (2, N, 21, 3), truth (2, N, 21, 3) world metres (NaN where absent), valid (2, N)
         (GT present and seen by a camera in >= 19 landmarks), tracked (2, N).
     """
-    detector, detector_state = (None, None) if crops == "oracle" else gt_bootstrap(recording)
+    detector, detector_state = (None, None) if crops == "oracle" else recording_bootstrap(recording, model, bootstrap)
     options = TrackerOptions(skeleton="known", crops=crops, temporal=temporal, precision=precision)
     tracker = Tracker(net, model, options, detector=detector, camera_angles_deg=recording.camera_angles_deg)
     gt_model = recording.hand_model.to(torch.float64)
@@ -164,6 +166,7 @@ def evaluate_recording(
     baselines: bool = False,
     keep_keypoints: bool = False,
     precision: str = "fp32",
+    bootstrap: str | Detector = "auto",
 ) -> RecordingEvaluation:
     """Metrics of one recording. ``baselines`` also runs the tracker without temporal memory and a
     one-euro filter on those per-frame predictions tuned to the temporal model's MPJPA (paper Table 2)."""
@@ -175,7 +178,7 @@ def evaluate_recording(
         model = calibration.calibrated_model(generic) if calibration.samples else generic
     else:
         model = recording.hand_model
-    predicted, truth, valid, tracked = track_keypoints(net, recording, model, crops, precision=precision)
+    predicted, truth, valid, tracked = track_keypoints(net, recording, model, crops, precision=precision, bootstrap=bootstrap)
     scored = valid & tracked
     errors = per_slot_errors(np.nan_to_num(truth), np.nan_to_num(predicted), scored)
     joint = np.linalg.norm(np.nan_to_num(truth) - np.nan_to_num(predicted), axis=-1) * 1000.0
@@ -214,7 +217,7 @@ def evaluate_recording(
         tracked=tracked if keep_keypoints else None,
     )
     if baselines:
-        per_frame, _truth, _valid, per_frame_tracked = track_keypoints(net, recording, model, crops, temporal=False, precision=precision)
+        per_frame, _truth, _valid, per_frame_tracked = track_keypoints(net, recording, model, crops, temporal=False, precision=precision, bootstrap=bootstrap)
         kept = valid & per_frame_tracked
         result.no_temporal_mpjpe_mm = _mpjpe(truth, per_frame, kept)
         result.no_temporal_mpjpa = mpjpa(np.nan_to_num(per_frame), kept)

@@ -11,7 +11,7 @@ from umetrack.crop import CROP_SIZE
 from umetrack.hand.model import NUM_JOINTS, HandModel
 from umetrack.model.network import UmeTrackNet
 from umetrack.recording import Recording
-from umetrack.track.tracker import MAX_VIEWS, Reason, Tracker, TrackerOptions
+from umetrack.track.tracker import MAX_VIEWS, Detector, Reason, Tracker, TrackerOptions
 
 REASONS = tuple(Reason)
 """Reason codes by their index in ``TrackedRecording.reasons``."""
@@ -67,6 +67,31 @@ def gt_bootstrap(recording: Recording) -> tuple[Callable, dict[str, int]]:
     return detect, state
 
 
+BOOTSTRAPS = ("auto", "detector", "gt")
+"""How tracked crops start a hand: "detector" (the learned hand detector), "gt" (the recording's
+ground truth, ``gt_bootstrap``), "auto" (the detector when its shipped weights exist, else GT)."""
+
+
+def recording_bootstrap(recording: Recording, hand_model: HandModel, bootstrap: str | Detector = "auto") -> tuple[Detector, dict[str, int]]:
+    """The detector that starts tracked crops on ``recording`` (a ``BOOTSTRAPS`` name or a detector
+    callable), and the frame holder to set before each step (only the GT bootstrap reads it).
+
+    Raises:
+        ValueError: unknown name. FormatError: "detector" without readable weights.
+    """
+    if callable(bootstrap):
+        return bootstrap, {"frame": 0}
+    if bootstrap not in BOOTSTRAPS:
+        raise ValueError(f"bootstrap must be one of {BOOTSTRAPS} or a detector, got {bootstrap!r}")
+    # Imported here: umetrack.detect imports the tracker module of this package.
+    from umetrack.detect.bootstrap import DEFAULT_WEIGHTS, HandDetector, default_detector
+
+    if bootstrap == "detector":
+        return HandDetector(DEFAULT_WEIGHTS, hand_model), {"frame": 0}
+    detector = default_detector(hand_model) if bootstrap == "auto" else None
+    return (detector, {"frame": 0}) if detector is not None else gt_bootstrap(recording)
+
+
 def track_recording(
     net: UmeTrackNet,
     recording: Recording,
@@ -74,14 +99,15 @@ def track_recording(
     options: TrackerOptions,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    bootstrap: str | Detector = "auto",
 ) -> TrackedRecording:
     """Run the tracker over every frame (oracle crops use the recording's GT).
 
-    Tracked crops start from the GT pose the first time a hand appears (the bootstrap detector is
-    not trained yet) and then follow the tracker's own predictions.
+    Tracked crops start a hand from ``bootstrap`` (``recording_bootstrap``: by default the learned
+    detector when its weights are shipped, else the GT pose) and then follow the tracker's own predictions.
     """
-    bootstrap, frame_holder = gt_bootstrap(recording)
-    tracker = Tracker(net, hand_model, options, detector=bootstrap if options.crops == "tracked" else None,
+    detector, frame_holder = recording_bootstrap(recording, hand_model, bootstrap) if options.crops == "tracked" else (None, {"frame": 0})
+    tracker = Tracker(net, hand_model, options, detector=detector,
                       camera_angles_deg=recording.camera_angles_deg)  # fmt: skip
     n = recording.num_frames
     landmarks = np.full((n, 2, 21, 3), np.nan, np.float32)
