@@ -195,13 +195,13 @@ class Tracker:
             with torch.no_grad():
                 angles = pose.joint_angles.to(torch.float64)
                 wrist = pose.T_world_from_wrist.to(torch.float64)
-                points = fk.landmarks(self.hand_model, angles, wrist, hand)
-                views = select_views(points, cameras, usable)
+                # The crop region's first 21 points are the pose's own landmarks: one skinning call for both.
+                region = crop_points(self.hand_model, angles, wrist, hand)
+                views = select_views(region[:21], cameras, usable)
                 if len(views) < self.options.min_views or not views:
                     results[hand] = HandResult(hand, Reason.TOO_FEW_VIEWS)
                     continue
                 try:
-                    region = crop_points(self.hand_model, angles, wrist, hand)
                     crops = [
                         make_crop_camera(cameras[v].T_world_from_camera, region, hand, self._camera_angle(v))
                         for v in views
