@@ -1,18 +1,19 @@
 """Screenshot of the inspection panels: per-joint error, failure finder, and the 3D view with GT and
 predicted meshes and crop-camera frusta.
 
-No trained weights ship yet, so the "tracker output" here is staged from the sample's GT poses: joint
+By default the shipped light model tracks the sample (tracked crops, as Tracking > Run tracker does).
+With ``--staged`` (or without weights) the "tracker output" is staged from the sample's GT poses: joint
 angles with ~0.04 rad of smooth noise and wrists off by a few mm, the left index and middle fingers bent
 1 rad too far on frames 148-152, the right wrist shaking on frames 60-61, the hands swapped on frames
 100-110 and the right hand lost on frames 200-215.
 Crop cameras and crops are made the tracker's way (``select_views``, ``crop_points``, ``make_crop_camera``,
 ``warp_image``). The picture shows the panels, not the tracker's accuracy.
-Run under ``xvfb-run -a python scripts/inspection_screenshot.py [OUT.png]``.
+Run under ``xvfb-run -a python scripts/inspection_screenshot.py [OUT.png] [--staged]``.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ from umetrack.hand import fk  # noqa: E402
 from umetrack.recording import Recording  # noqa: E402
 from umetrack.track.results import REASONS, TrackedRecording  # noqa: E402
 from umetrack.track.tracker import MAX_VIEWS, Reason, TrackerOptions, select_views  # noqa: E402
+
+SHIPPED_MODEL = REPO / "resources" / "weights" / "umetrack_light.pt"
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], scale: float, width: int = 9) -> np.ndarray:
@@ -80,26 +83,38 @@ def staged_tracking(recording: Recording) -> TrackedRecording:
                             TrackerOptions(), angles.astype(np.float32), wrists.astype(np.float32))  # fmt: skip
 
 
-def main(out: Path) -> None:
+def main(out: Path, model: Path | None) -> None:
     with screenshot_window() as (window, folder):
         window.open_recording(copy_sample(folder))
         session = window.session
-        session.set_tracking(staged_tracking(session.recording))
+        if model is not None:  # the real tracker, run the way a user runs it (Tracking > Run tracker)
+            window.run_tracker(model, TrackerOptions(crops="tracked"))
+            process_events(1800, until=lambda: session.tracking is not None)
+        else:
+            session.set_tracking(staged_tracking(session.recording))
         window.joint_errors_dock.raise_()
         window.resizeDocks([window.joint_errors_dock], [400], QtCore.Qt.Orientation.Vertical)
         window.resizeDocks([window.failures_dock], [560], QtCore.Qt.Orientation.Horizontal)
         window.show()
-        process_events(300, until=lambda: bool(window.failures.failures) and window.joint_errors.errors is not None)
-        spike = next(i for i, f in enumerate(window.failures.failures) if f.kind is FailureKind.ERROR_SPIKE and f.hand == 0)
-        window.failures.table.selectRow(spike)
-        window.failures.jump_to(spike)
+        process_events(60, until=lambda: bool(window.failures.failures) and window.joint_errors.errors is not None)
+        spikes = [i for i, f in enumerate(window.failures.failures) if f.kind is FailureKind.ERROR_SPIKE]
+        if spikes or window.failures.failures:
+            row = spikes[0] if spikes else 0
+            window.failures.table.selectRow(row)
+            window.failures.jump_to(row)
         # Orbit in on the hands, as a user would (the default view frames the whole headset).
         hands = np.nanmean(session.tracking.landmarks[session.playhead], axis=(0, 1))
-        window.scene3d.view.camera.center = tuple(float(v) for v in hands)
-        window.scene3d.view.camera.distance = 0.55
+        if np.isfinite(hands).all():
+            window.scene3d.view.camera.center = tuple(float(v) for v in hands)
+            window.scene3d.view.camera.distance = 0.55
         process_events(3.0)
         window.grab().save(str(out))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots" / "inspection.png")
+    parser = argparse.ArgumentParser(description="Screenshot of the inspection panels on the bundled sample")
+    parser.add_argument("out", nargs="?", type=Path, default=REPO / "docs" / "screenshots" / "inspection.png")
+    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="weights to track with (default: the shipped light model)")
+    parser.add_argument("--staged", action="store_true", help="staged predictions from GT (shows every failure kind) instead of the tracker")
+    args = parser.parse_args()
+    main(args.out, None if args.staged or not args.model.is_file() else args.model)
