@@ -68,3 +68,15 @@ def test_worker_processes_render_the_same_batches_as_inline(source):
     for a, b in zip(inline, ahead):
         torch.testing.assert_close(a.images, b.images, rtol=0, atol=0)
         torch.testing.assert_close(a.extrinsics, b.extrinsics, rtol=0, atol=0)
+
+
+def test_crop_noise_scale_multiplies_every_placement_perturbation():
+    from umetrack.train.synthetic_data import with_crop_noise_scale
+
+    base = SyntheticDataConfig()
+    wider = with_crop_noise_scale(base, 3.0)
+    assert wider.crop_translation_noise_m == pytest.approx(3 * base.crop_translation_noise_m)
+    assert wider.crop_rotation_noise_rad == pytest.approx(3 * base.crop_rotation_noise_rad)
+    assert wider.crop_angle_noise_rad == pytest.approx(3 * base.crop_angle_noise_rad)
+    assert wider.roll_noise_deg == pytest.approx(3 * base.roll_noise_deg)
+    assert wider.single_view_probability == base.single_view_probability  # nothing else changes

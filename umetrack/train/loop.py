@@ -61,6 +61,9 @@ class TrainConfig:
     """"fp32", "bf16", "fp16" or "auto" (bf16 where supported, fp32 otherwise)."""
     channels_last: bool = True
     gradient_clip: float = 5.0
+    crop_noise_scale: float = 1.0
+    """Multiplies the synthetic data's crop-placement noise (``SyntheticDataConfig``): crops placed
+    from poses as wrong as the model's own predictions teach it to recover instead of drifting."""
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

@@ -15,7 +15,7 @@ from the same few sequences so the cache stays warm, and later blocks move on to
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -46,6 +46,17 @@ class SyntheticDataConfig:
     crop_angle_noise_rad: float = 0.08
     roll_noise_deg: float = 8.0
     hand_ratio_range: tuple[float, float] = (0.8, HAND_RATIO_IN_CROP)
+
+
+def with_crop_noise_scale(config: SyntheticDataConfig, scale: float) -> SyntheticDataConfig:
+    """``config`` with every crop-placement perturbation (translation, rotation, joint angles, roll) times ``scale``."""
+    return replace(
+        config,
+        crop_translation_noise_m=config.crop_translation_noise_m * scale,
+        crop_rotation_noise_rad=config.crop_rotation_noise_rad * scale,
+        crop_angle_noise_rad=config.crop_angle_noise_rad * scale,
+        roll_noise_deg=config.roll_noise_deg * scale,
+    )
 
 
 class SyntheticBatchSource:
