@@ -14,7 +14,6 @@ present hands, the spatial softmax of the heatmap against the normalised Gaussia
 from __future__ import annotations
 
 import io
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from umetrack.detect.network import (
 from umetrack.fileio import atomic_write_bytes, atomic_write_json
 from umetrack.hand.model import HandModel
 from umetrack.model.checkpoint import load_state_dict_strict, read_checkpoint, save_checkpoint
+from umetrack.train.schedule import warmup_cosine
 
 CHECKPOINT_NAME = "checkpoint.pt"
 DATASET_NAME = "dataset.npz"
@@ -148,10 +148,8 @@ def detector_losses(net: HandDetectorNet, batch: TrainingBatch, depth_weight: fl
 
 
 def learning_rate_at(config: DetectorTrainConfig, step: int) -> float:
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    """Linear warm-up, then cosine decay to zero."""
+    return warmup_cosine(step, config.learning_rate, config.warmup_steps, config.steps)
 
 
 def export_detector_weights(net: HandDetectorNet, config: DetectorTrainConfig, path: str | Path, step: int) -> None:

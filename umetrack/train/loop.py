@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from umetrack.model.network import RELEASED_ENCODER, EncoderConfig, PoseOutput, 
 from umetrack.model.root import points_from_rigid
 from umetrack.train import losses
 from umetrack.train.batch import TrainBatch
+from umetrack.train.schedule import warmup_cosine
 
 ENCODERS = {
     "released": RELEASED_ENCODER,
@@ -168,11 +168,7 @@ def sequence_losses(
 
 def learning_rate_at(config: TrainConfig, step: int) -> float:
     """Linear warm-up, then cosine decay to ``min_learning_rate_ratio`` of the peak."""
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-    return config.learning_rate * (config.min_learning_rate_ratio + (1.0 - config.min_learning_rate_ratio) * cosine)
+    return warmup_cosine(step, config.learning_rate, config.warmup_steps, config.steps, config.min_learning_rate_ratio)
 
 
 @dataclass(frozen=True)
