@@ -69,6 +69,7 @@ def _train(args: argparse.Namespace) -> int:
         precision=args.precision,
         checkpoint_every=args.checkpoint_every,
         crop_noise_scale=args.crop_noise,
+        batch_norm_recalibration=args.bn_batches,
     )
     model = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
     source = SyntheticBatchSource(model, seed=args.seed, config=with_crop_noise_scale(SyntheticDataConfig(), config.crop_noise_scale))
@@ -81,6 +82,33 @@ def _train(args: argparse.Namespace) -> int:
 
         train(config, source, model, args.out, device, progress=progress, stop_after=args.stop_after,
               data_workers=args.workers, init_weights=args.init_from)  # fmt: skip
+    return 0
+
+
+def _recalibrate_bn(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from umetrack.hand.io import load_hand_model
+    from umetrack.model.checkpoint import read_checkpoint
+    from umetrack.train.loop import TrainConfig, autocast_dtype_for, export_weights, load_trained_network, recalibrate_batch_norm
+    from umetrack.train.synthetic_data import SyntheticBatchSource, SyntheticDataConfig, with_crop_noise_scale
+
+    net, config = load_trained_network(args.model)
+    config = config or TrainConfig()
+    model = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
+    source = SyntheticBatchSource(model, seed=args.seed, config=with_crop_noise_scale(SyntheticDataConfig(), config.crop_noise_scale))
+    steps = range(args.batches)
+    with tqdm(total=args.batches, unit="batch", desc="BatchNorm statistics") as bar:
+        def batches():
+            for step in steps:
+                yield source.batch(step, 0, config.sequences_per_batch, config.sequence_length)
+                bar.update(1)
+
+        recalibrate_batch_norm(net, model.to(torch.float32), batches(), autocast_dtype_for(config.precision, torch.device("cpu")))
+    step = read_checkpoint(args.model).get("step")
+    export_weights(net, config, args.out, step)
+    print(f"wrote {args.out} (BatchNorm statistics averaged over {args.batches} batches, data seed {args.seed})")
     return 0
 
 
@@ -214,8 +242,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--crop-noise", type=float, default=1.0,
                        help="scale of the crop-placement perturbations (1: 8 mm / 0.08 rad; larger trains recovery from tracking errors)")  # fmt: skip
     train.add_argument("--init-from", help="start a new run from these weights (weights.pt of an earlier run, same encoder)")
+    train.add_argument("--bn-batches", type=int, default=50,
+                       help="batches whose average BatchNorm statistics replace the running ones when the schedule ends (0: keep)")  # fmt: skip
     train.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")
     train.set_defaults(run=_train)
+
+    recalibrate = commands.add_parser(
+        "recalibrate-bn",
+        help="replace a model's BatchNorm running statistics by their average over rendered batches (no weight changes)",
+    )
+    recalibrate.add_argument("--model", required=True, help="weights.pt of `umetrack train`")
+    recalibrate.add_argument("--out", required=True, help="where to write the recalibrated weights")
+    recalibrate.add_argument("--batches", type=int, default=100, help="batches of the model's training shape (default 100)")
+    recalibrate.add_argument("--seed", type=int, default=4242, help="data seed (use one not used in training or evaluation)")
+    recalibrate.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")
+    recalibrate.set_defaults(run=_recalibrate_bn)
 
     detector = commands.add_parser(
         "train-detector",

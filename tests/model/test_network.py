@@ -147,6 +147,17 @@ def test_batched_forward_matches_per_hand_forward():
     torch.testing.assert_close(dets, torch.ones(3), atol=1e-4, rtol=0)
 
 
+def test_encoder_runs_once_over_every_crop_of_the_batch():
+    """BatchNorm must see one population per forward (the 1-view and 2-view hands together), the
+    same one its running statistics describe at inference."""
+    model = UmeTrackNet().train()
+    images, focal, E, views, hands = _inputs()
+    seen = []
+    model._feature_extractor._image_backbone.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    model(images, focal, E, views, hands, torch.rand(132))
+    assert seen == [int(views.sum())]
+
+
 def test_single_view_ignores_second_slot_and_memory_reset_equals_fresh_state():
     model = UmeTrackNet().eval()
     images, focal, E, views, hands = _inputs()

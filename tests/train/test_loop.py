@@ -8,7 +8,7 @@ import torch
 from umetrack.geometry import axis_angle_to_matrix, make_transform
 from umetrack.model.checkpoint import read_checkpoint
 from umetrack.train.batch import TrainBatch
-from umetrack.train.loop import TrainConfig, load_trained_network, train
+from umetrack.train.loop import TrainConfig, load_trained_network, make_network, recalibrate_batch_norm, sequence_losses, train
 
 
 class NoiseSource:
@@ -43,7 +43,8 @@ class NoiseSource:
 
 def _config(**overrides) -> TrainConfig:
     base = dict(steps=6, sequences_per_batch=2, sequence_length=3, encoder="light", warmup_steps=2, checkpoint_every=3,
-                log_every=1, precision="fp32", channels_last=False, temporal_losses_from=0.5, learning_rate=1e-3)
+                log_every=1, precision="fp32", channels_last=False, temporal_losses_from=0.5, learning_rate=1e-3,
+                batch_norm_recalibration=2)
     base.update(overrides)
     return TrainConfig(**base)
 
@@ -141,3 +142,43 @@ def test_bf16_autocast_trains_with_geometry_in_full_precision(hand_model, tmp_pa
     losses = []
     train(_config(steps=2, precision="bf16", channels_last=True), NoiseSource(), hand_model, tmp_path, progress=lambda s, m: losses.append(m["loss"]))
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
+
+
+def _eval_mode_error(net, hand_model, batch) -> float:
+    net.eval()
+    with torch.no_grad():
+        return sequence_losses(net, hand_model, batch, temporal_losses=False).metrics["mpjpe_k_mm"]
+
+
+def test_batch_norm_recalibration_makes_inference_normalise_like_training(hand_model):
+    torch.manual_seed(0)
+    net = make_network("light")
+    batch = NoiseSource(seed=3).batch(0, 0, 4, 3)
+    model = hand_model.to(torch.float32)
+    with torch.no_grad():
+        net.train()
+        in_training = sequence_losses(net, model, batch, temporal_losses=False).metrics["mpjpe_k_mm"]
+    net.eval()
+    weights = {k: v.clone() for k, v in net.state_dict().items() if "running" not in k and "num_batches" not in k}
+    before = _eval_mode_error(net, model, batch)  # fresh running statistics (0, 1): far from the batch's
+    assert recalibrate_batch_norm(net, model, [batch]) == 1
+    after = _eval_mode_error(net, model, batch)
+    assert abs(after - in_training) < 0.02 * in_training, (before, after, in_training)
+    assert abs(before - in_training) > 10 * abs(after - in_training)
+    # Only statistics changed; momentum and the mode are restored.
+    for name, value in weights.items():
+        torch.testing.assert_close(net.state_dict()[name], value, rtol=0, atol=0, msg=name)
+    assert all(m.momentum == 0.1 for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not net.training
+    with pytest.raises(ValueError, match="at least one batch"):
+        recalibrate_batch_norm(net, model, [])
+
+
+def test_a_finished_schedule_exports_recalibrated_statistics(hand_model, tmp_path):
+    train(_config(steps=2, checkpoint_every=2), NoiseSource(), hand_model, tmp_path)
+    exported = read_checkpoint(tmp_path / "weights.pt")["model"]
+    last = read_checkpoint(tmp_path / "checkpoint.pt")["model"]  # running statistics as training left them
+    name = "_feature_extractor._image_backbone.0._layers.0.1.running_mean"
+    assert not torch.allclose(exported[name].float(), last[name].float(), atol=1e-3)
+    weight = "_regressor_k._pose_regression_layers.2.weight"
+    torch.testing.assert_close(exported[weight].float(), last[weight].half().float(), rtol=0, atol=0)

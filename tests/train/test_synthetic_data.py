@@ -79,4 +79,24 @@ def test_crop_noise_scale_multiplies_every_placement_perturbation():
     assert wider.crop_rotation_noise_rad == pytest.approx(3 * base.crop_rotation_noise_rad)
     assert wider.crop_angle_noise_rad == pytest.approx(3 * base.crop_angle_noise_rad)
     assert wider.roll_noise_deg == pytest.approx(3 * base.roll_noise_deg)
+    assert wider.crop_depth_noise == pytest.approx(3 * base.crop_depth_noise)
     assert wider.single_view_probability == base.single_view_probability  # nothing else changes
+
+
+def test_depth_noise_slides_the_crop_pose_along_the_reference_ray(source):
+    """The tracker's characteristic error (hand too near or too far along the reference camera's
+    ray) is what the depth perturbation reproduces."""
+    from dataclasses import replace
+
+    only_depth = SyntheticBatchSource(source.hand_model, seed=3, config=replace(CONFIG, crop_translation_noise_m=0.0, crop_rotation_noise_rad=0.0, crop_angle_noise_rad=0.0, crop_depth_noise=0.1))
+    sequence, _ = only_depth._sequence(0)
+    camera = sequence.T_world_from_camera[10, 0, :3, 3]
+    true = sequence.T_world_from_wrist[9, 0, :3, 3]
+    factors = []
+    for draw in range(20):
+        _, wrist = only_depth._crop_pose(np.random.default_rng(draw), sequence, 10, 0, camera)
+        moved = wrist[:3, 3]
+        ray, offset = true - camera, moved - camera
+        assert torch.linalg.cross(ray, offset).norm() / (ray.norm() * offset.norm()) < 1e-9  # same ray
+        factors.append(float(offset.norm() / ray.norm()))
+    assert 0.03 < np.std(factors) < 0.2 and all(0.5 <= f <= 1.5 for f in factors)

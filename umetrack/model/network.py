@@ -135,24 +135,28 @@ class FeatureExtractor(nn.Module):
         """
         batch = images.shape[0]
         two = num_views == 2
+        # One backbone call over every crop of the batch: BatchNorm then normalises one population
+        # in training, as it does at inference, instead of separate 1-view and 2-view sub-batches
+        # whose statistics differ from the running ones (an eval-mode depth bias of ~25 mm).
+        used = torch.stack([torch.ones_like(two), two], dim=1)  # (B, 2)
+        features = self._image_backbone(images[used][:, None])  # (crops, 72, 6, 6), row-major (hand, view)
+        per_view = features.new_zeros(batch, 2, *features.shape[1:])
+        per_view[used] = features
         z = images.new_empty(batch, FEATURE_CHANNELS, FEATURE_SIZE, FEATURE_SIZE, dtype=torch.float32)
         S0 = focal_scale_transform(focal[:, 0])
         one = ~two
         if one.any():
-            features = self._image_backbone(images[one, :1])
-            z[one] = feature_transform(features, S0[one])
+            z[one] = feature_transform(per_view[one, 0], S0[one])
         if two.any():
-            pair = images[two]  # (B2, 2, 96, 96)
-            features = self._image_backbone(pair.reshape(-1, 1, *pair.shape[-2:]))
-            features = features.reshape(pair.shape[0], 2, FEATURE_CHANNELS, FEATURE_SIZE, FEATURE_SIZE)
+            pair = per_view[two]  # (B2, 2, 72, 6, 6)
             with full_precision(images.device):
                 S = focal_scale_transform(focal[two].float())  # (B2, 2, 4, 4)
                 E = extrinsics[two].float()
                 # A_i = S0^-1 E0 Ei^-1 Si: view i's scaled space -> view 0's scaled space (A_0 = I).
                 A1 = torch.linalg.inv(S[:, 0]) @ E[:, 0] @ torch.linalg.inv(E[:, 1]) @ S[:, 1]
-            g0 = features[:, 0]
-            g1 = feature_transform(features[:, 1], A1)
-            fused = self._multi_view_fusion(torch.cat([g0, g1], dim=1))
+            g0 = pair[:, 0]
+            g1 = feature_transform(pair[:, 1], A1)
+            fused = self._multi_view_fusion(torch.cat([g0.to(g1.dtype), g1], dim=1))
             z[two] = feature_transform(fused, S[:, 0])
         return z
 
@@ -311,8 +315,19 @@ class UmeTrackNet(nn.Module):
         use_memory: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, TemporalState]:
         """Encoder, fusion and temporal module: zT (B, 72, 6, 6) and the new state (shared by both heads)."""
-        z = self._feature_extractor(images, focal, extrinsics, num_views)
-        return self._temporal(z, extrinsics[:, 0], state, use_memory)
+        z = self.spatial_features(images, focal, extrinsics, num_views)
+        return self.temporal_step(z, extrinsics[:, 0], state, use_memory)
+
+    def spatial_features(self, images: torch.Tensor, focal: torch.Tensor, extrinsics: torch.Tensor, num_views: torch.Tensor) -> torch.Tensor:
+        """Encoder + FTL + fusion: z3d (B, 72, 6, 6). Independent of time, so training runs it once
+        over all steps of a batch of sequences (B = sequences x steps)."""
+        return self._feature_extractor(images, focal, extrinsics, num_views)
+
+    def temporal_step(
+        self, z: torch.Tensor, reference_extrinsics: torch.Tensor, state: TemporalState | None, use_memory: torch.Tensor | None
+    ) -> tuple[torch.Tensor, TemporalState]:
+        """The recurrent module for one step: zT (B, 72, 6, 6) and the new state."""
+        return self._temporal(z, reference_extrinsics, state, use_memory)
 
     def regress_known(
         self, z_t: torch.Tensor, skeleton: torch.Tensor, reference_extrinsics: torch.Tensor, hand_index: torch.Tensor, state: TemporalState

@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 import torch
 import torch.distributed as dist
@@ -61,6 +61,9 @@ class TrainConfig:
     """"fp32", "bf16", "fp16" or "auto" (bf16 where supported, fp32 otherwise)."""
     channels_last: bool = True
     gradient_clip: float = 5.0
+    batch_norm_recalibration: int = 50
+    """Batches (drawn after the schedule's last step) whose average BatchNorm statistics replace
+    the running ones when the schedule ends (``recalibrate_batch_norm``); 0 keeps the running ones."""
     crop_noise_scale: float = 1.0
     """Multiplies the synthetic data's crop-placement noise (``SyntheticDataConfig``): crops placed
     from poses as wrong as the model's own predictions teach it to recover instead of drifting."""
@@ -86,7 +89,7 @@ def make_network(encoder: str) -> UmeTrackNet:
     return UmeTrackNet(ENCODERS[encoder])
 
 
-def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+def autocast_dtype_for(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "fp32":
         return None
     if precision == "fp16":
@@ -111,59 +114,96 @@ def sequence_losses(
     temporal_losses: bool,
     autocast_dtype: torch.dtype | None = None,
 ) -> StepResult:
-    """Unroll the network over the batch's sequences and sum the paper's losses (mean per hand-step)."""
+    """Unroll the network over the batch's sequences and sum the paper's losses (mean per hand-step).
+
+    Only the temporal module is recurrent: the encoder and fusion run once over all S x T steps and
+    the regressors once over all outputs, so every BatchNorm layer normalises the whole batch (as
+    the running statistics used at inference will) and the convolutions run in large batches.
+    """
     device = batch.images.device
     S, T = batch.num_sequences, batch.sequence_length
+    flat = S * T
     skeleton = torch.stack([hand_model.scaled(s).skeleton_features() for s in batch.hand_scale.float()]).to(device)
-    state: TemporalState | None = None
-    total_pose = torch.zeros((), device=device)
-    world_k, pred_kp_k = [], []
-    mpjpe_k = mpjpe_u = scale_error = 0.0
-    for t in range(T):
-        images = batch.images[:, t].float() / 255.0
-        E = batch.extrinsics[:, t].float()
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-            z_t, state = net.temporal_features(images, batch.focal[:, t].float(), E, batch.num_views[:, t], state, batch.use_memory[:, t])
-            out_k = net.regress_known(z_t, skeleton, E[:, 0], batch.hand_index, state)
-            out_u = net.regress_unknown(z_t, E[:, 0], batch.hand_index, state)
-        T_crop_true = E[:, 0] @ left_hand_wrist(batch.T_world_from_wrist[:, t].float(), batch.hand_index)
-        targets = losses.PoseTargets(
-            joint_angles=batch.joint_angles[:, t].float(),
-            T_crop_from_wrist=T_crop_true,
-            wrist_points=points_from_rigid(T_crop_true),
-            hand_scale=batch.hand_scale.float(),
-            pinch=batch.pinch[:, t].float(),
-        )
-        step_loss = torch.zeros(S, device=device)
-        for head, out in (("k", out_k), ("u", out_u)):
-            pose, pred_kp, true_kp = losses.pose_loss(hand_model, out.joint_angles, out.T_crop_from_wrist, targets, out.hand_scale)
-            step_loss = step_loss + pose + losses.LAMBDA_WRIST_POINTS * losses.wrist_points_loss(out.wrist_points, targets)
-            step_loss = step_loss + losses.LAMBDA_UNCERTAINTY * losses.uncertainty_loss(out.uncertainty, pred_kp, true_kp)
-            error_mm = 1000.0 * (pred_kp - true_kp).norm(dim=-1).mean().item()
-            if head == "k":
-                mpjpe_k += error_mm / T
-                pred_kp_k.append(pred_kp)
-                if temporal_losses:
-                    step_loss = step_loss + losses.LAMBDA_PINCH * losses.pinch_loss(pred_kp, targets.pinch)
-            else:
-                mpjpe_u += error_mm / T
-                # Scale is only observable with two views (depth from one view is ambiguous).
-                two_views = (batch.num_views[:, t] == 2).float()
-                step_loss = step_loss + losses.LAMBDA_SCALE * two_views * losses.scale_loss(out.hand_scale, targets)
-                scale_error += (out.hand_scale / targets.hand_scale - 1.0).abs().mean().item() / T
-        total_pose = total_pose + step_loss.mean()
-        world_k.append((out_k.joint_angles, out_k.T_world_from_wrist))
-    loss = total_pose / T
+    E = batch.extrinsics.float().reshape(flat, *batch.extrinsics.shape[2:])  # (S*T, 2, 4, 4), row s*T + t
+    hand_index = batch.hand_index.repeat_interleave(T)
+    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        images = batch.images.reshape(flat, *batch.images.shape[2:]).float() / 255.0
+        z = net.spatial_features(images, batch.focal.reshape(flat, -1).float(), E, batch.num_views.reshape(flat))
+        z = z.reshape(S, T, *z.shape[1:])
+        state: TemporalState | None = None
+        z_t = []
+        for t in range(T):
+            out_t, state = net.temporal_step(z[:, t], batch.extrinsics[:, t, 0].float(), state, batch.use_memory[:, t])
+            z_t.append(out_t)
+        z_t = torch.stack(z_t, dim=1).flatten(0, 1)
+        out_k = net.regress_known(z_t, skeleton.repeat_interleave(T, dim=0), E[:, 0], hand_index, state)
+        out_u = net.regress_unknown(z_t, E[:, 0], hand_index, state)
+    T_world_true = batch.T_world_from_wrist.float().reshape(flat, 4, 4)
+    T_crop_true = E[:, 0] @ left_hand_wrist(T_world_true, hand_index)
+    targets = losses.PoseTargets(
+        joint_angles=batch.joint_angles.float().reshape(flat, -1),
+        T_crop_from_wrist=T_crop_true,
+        wrist_points=points_from_rigid(T_crop_true),
+        hand_scale=batch.hand_scale.float().repeat_interleave(T),
+        pinch=batch.pinch.float().reshape(flat),
+    )
+    step_loss = torch.zeros(flat, device=device)
+    metrics: dict[str, float] = {}
+    for head, out in (("k", out_k), ("u", out_u)):
+        pose, pred_kp, true_kp = losses.pose_loss(hand_model, out.joint_angles, out.T_crop_from_wrist, targets, out.hand_scale)
+        step_loss = step_loss + pose + losses.LAMBDA_WRIST_POINTS * losses.wrist_points_loss(out.wrist_points, targets)
+        step_loss = step_loss + losses.LAMBDA_UNCERTAINTY * losses.uncertainty_loss(out.uncertainty, pred_kp, true_kp)
+        metrics[f"mpjpe_{head}_mm"] = 1000.0 * (pred_kp - true_kp).norm(dim=-1).mean().item()
+        if head == "k":
+            if temporal_losses:
+                step_loss = step_loss + losses.LAMBDA_PINCH * losses.pinch_loss(pred_kp, targets.pinch)
+        else:
+            # Scale is only observable with two views (depth from one view is ambiguous).
+            two_views = (batch.num_views.reshape(flat) == 2).float()
+            step_loss = step_loss + losses.LAMBDA_SCALE * two_views * losses.scale_loss(out.hand_scale, targets)
+            metrics["scale_error"] = (out.hand_scale / targets.hand_scale - 1.0).abs().mean().item()
+    loss = step_loss.mean()
     temporal = torch.zeros((), device=device)
     if temporal_losses and T >= 3:
-        angles = torch.stack([a for a, _ in world_k], dim=1)
-        wrists = torch.stack([w for _, w in world_k], dim=1)
+        angles = out_k.joint_angles.reshape(S, T, -1)
+        wrists = out_k.T_world_from_wrist.reshape(S, T, 4, 4)
         continuous = torch.ones(S, T, dtype=torch.bool, device=device)
         continuous[:, 1:] = batch.use_memory[:, 1:]
         temporal = losses.temporal_loss(angles, wrists, continuous).mean()
         loss = loss + losses.LAMBDA_TEMPORAL * temporal
-    metrics = {"loss": loss.item(), "mpjpe_k_mm": mpjpe_k, "mpjpe_u_mm": mpjpe_u, "scale_error": scale_error, "temporal": temporal.item()}
+    metrics = {"loss": loss.item(), "mpjpe_k_mm": metrics["mpjpe_k_mm"], "mpjpe_u_mm": metrics["mpjpe_u_mm"],
+               "scale_error": metrics["scale_error"], "temporal": temporal.item()}  # fmt: skip
     return StepResult(loss, metrics)
+
+
+def recalibrate_batch_norm(net: nn.Module, hand_model: HandModel, batches: Iterable[TrainBatch], autocast_dtype: torch.dtype | None = None) -> int:
+    """Set every BatchNorm layer's running statistics to their exact average over ``batches``.
+
+    Running statistics are an exponential average over batches seen while the weights were still
+    moving, so at the end of a short schedule they lag the final weights; the network then sees
+    different normalisation at inference than in training (measured on the first CPU model: 43 mm
+    MPJPE in eval mode against 36 mm in training mode on the same crops). Forward passes in
+    training mode without gradients, with ``momentum=None`` (cumulative average), fix that
+    without touching any weight. Returns the number of batches used; the network's mode is restored.
+    """
+    was_training = net.training
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    net.train()
+    count = 0
+    with torch.no_grad():
+        for batch in batches:
+            sequence_losses(net, hand_model, batch, temporal_losses=False, autocast_dtype=autocast_dtype)
+            count += 1
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    net.train(was_training)
+    if count == 0:
+        raise ValueError("recalibrate_batch_norm needs at least one batch")
+    return count
 
 
 def learning_rate_at(config: TrainConfig, step: int) -> float:
@@ -245,7 +285,7 @@ def train(
         (out_dir / CONFIG_NAME).write_text(json.dumps(config.to_json(), indent=1))
     if ddp.world_size > 1:
         _broadcast_state(net)
-    autocast_dtype = _autocast_dtype(config.precision, device)
+    autocast_dtype = autocast_dtype_for(config.precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
     hand_model = hand_model.to(torch.float32, device)
     end_step = config.steps if stop_after is None else min(config.steps, start_step + stop_after)
@@ -279,8 +319,15 @@ def train(
         done = step + 1
         if ddp.is_main and (done % config.checkpoint_every == 0 or done == end_step):
             save_checkpoint(checkpoint_path, {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": done, "config": config.to_json()})
-            if done == end_step:  # a time-boxed call leaves usable weights too
-                export_weights(net, config, out_dir / WEIGHTS_NAME, done)
+    if end_step > start_step and end_step == config.steps and config.batch_norm_recalibration > 0:
+        # Schedule complete: exact BatchNorm statistics for the final weights (rank 0's, shared).
+        extra = range(config.steps, config.steps + config.batch_norm_recalibration)
+        calibration = prefetched_batches(source, extra, ddp.rank, config.sequences_per_batch, config.sequence_length, data_workers)
+        recalibrate_batch_norm(net, hand_model, (b.to(device) for b in calibration), autocast_dtype)
+        if ddp.world_size > 1:
+            _broadcast_state(net, buffers_only=True)
+    if ddp.is_main and end_step > start_step:  # every call, time-boxed or not, leaves usable weights
+        export_weights(net, config, out_dir / WEIGHTS_NAME, end_step)
     if ddp.world_size > 1:
         dist.barrier()
     return net

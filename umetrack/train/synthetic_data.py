@@ -45,17 +45,24 @@ class SyntheticDataConfig:
     crop_rotation_noise_rad: float = 0.08
     crop_angle_noise_rad: float = 0.08
     roll_noise_deg: float = 8.0
-    hand_ratio_range: tuple[float, float] = (0.8, HAND_RATIO_IN_CROP)
+    crop_depth_noise: float = 0.08
+    """Relative std of a slide of the crop pose along the ray from the reference camera: the
+    tracker's typical error is a depth error (the hand predicted too near or too far), which moves
+    the crop in the second view and zooms both; training on it teaches the network to correct it."""
+    hand_ratio_range: tuple[float, float] = (0.7, 1.1)
+    """Fraction of the crop the hand's extent fills (the tracker uses 0.95): below 1 the hand is
+    smaller, above 1 it overflows, as after a depth error, so apparent size is read against focal."""
 
 
 def with_crop_noise_scale(config: SyntheticDataConfig, scale: float) -> SyntheticDataConfig:
-    """``config`` with every crop-placement perturbation (translation, rotation, joint angles, roll) times ``scale``."""
+    """``config`` with every crop-placement perturbation (translation, depth, rotation, joint angles, roll) times ``scale``."""
     return replace(
         config,
         crop_translation_noise_m=config.crop_translation_noise_m * scale,
         crop_rotation_noise_rad=config.crop_rotation_noise_rad * scale,
         crop_angle_noise_rad=config.crop_angle_noise_rad * scale,
         roll_noise_deg=config.roll_noise_deg * scale,
+        crop_depth_noise=config.crop_depth_noise * scale,
     )
 
 
@@ -139,12 +146,15 @@ class SyntheticBatchSource:
                 return self._plan_sample(rng, sequence, visible, hand, start, length)
         raise RuntimeError("no visible hand window found in 50 synthetic sequences (rig or motion broken?)")
 
-    def _crop_pose(self, rng: np.random.Generator, sequence: SyntheticSequence, frame: int, hand: int):
-        """The previous frame's pose, perturbed like a tracker's imperfect prediction."""
+    def _crop_pose(self, rng: np.random.Generator, sequence: SyntheticSequence, frame: int, hand: int, reference_centre: torch.Tensor):
+        """The previous frame's pose, perturbed like a tracker's imperfect prediction (``reference_centre``:
+        (3,) world position of the reference camera, the origin of the depth slide)."""
         cfg = self.config
         angles = sequence.joint_angles[frame - 1, hand].clone()
         angles[:20] += torch.from_numpy(rng.normal(0.0, cfg.crop_angle_noise_rad, 20))
         wrist = sequence.T_world_from_wrist[frame - 1, hand].clone()
+        depth_factor = float(np.clip(1.0 + rng.normal(0.0, cfg.crop_depth_noise), 0.5, 1.5))
+        wrist[:3, 3] = reference_centre + depth_factor * (wrist[:3, 3] - reference_centre)
         wrist[:3, 3] += torch.from_numpy(rng.normal(0.0, cfg.crop_translation_noise_m, 3))
         wrist[:3, :3] = axis_angle_to_matrix(torch.from_numpy(rng.normal(0.0, cfg.crop_rotation_noise_rad, 3))) @ wrist[:3, :3]
         return angles, wrist
@@ -161,7 +171,7 @@ class SyntheticBatchSource:
             views = np.flatnonzero(visible[frame, :, hand])[:MAX_VIEWS]
             if len(views) == 2 and rng.random() < cfg.single_view_probability:
                 views = views[:1]
-            angles, wrist = self._crop_pose(rng, sequence, frame, hand)
+            angles, wrist = self._crop_pose(rng, sequence, frame, hand, sequence.T_world_from_camera[frame, views[0], :3, 3])
             for attempt in range(2):
                 try:
                     points = crop_points(model, angles, wrist, hand)
