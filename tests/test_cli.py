@@ -18,3 +18,21 @@ def test_hand_model_command_reports_bad_file(tmp_path, capsys):
     assert main(["hand-model", str(path)]) == 2
     err = capsys.readouterr().err
     assert "broken.json" in err and "hand_model.joint_rotation_axes" in err
+
+
+def test_recalibrate_bn_rewrites_only_batchnorm_statistics(tmp_path, capsys):
+    import torch
+
+    from umetrack.model.checkpoint import read_checkpoint
+    from umetrack.train.loop import TrainConfig, export_weights, make_network
+
+    source = tmp_path / "weights.pt"
+    export_weights(make_network("light"), TrainConfig(encoder="light", sequences_per_batch=2, sequence_length=2), source, step=7)
+    out = tmp_path / "recalibrated.pt"
+    assert main(["recalibrate-bn", "--model", str(source), "--out", str(out), "--batches", "2"]) == 0
+    assert "averaged over 2 batches" in capsys.readouterr().out
+    before, after = read_checkpoint(source), read_checkpoint(out)
+    assert after["step"] == 7 and after["config"] == before["config"]
+    changed = {k for k in before["model"] if not torch.equal(before["model"][k], after["model"][k])}
+    assert changed and all(k.endswith(("running_mean", "running_var", "num_batches_tracked")) for k in changed)
+    assert "_feature_extractor._image_backbone.0._layers.0.1.running_mean" in changed
