@@ -1,5 +1,5 @@
 """Hand detector accuracy and speed on held-out synthetic frames (seeds the training never used,
-backgrounds it never saw: ``umetrack.detect.data.HELD_OUT_SEED_START`` onwards).
+backgrounds it never saw: ``umetrack.synth.seeds.DETECTOR_HELD_OUT_SEED_START`` onwards).
 
 Run: python benchmarks/bench_detector.py [--weights PATH] [--sequences 6] [--frames 10]
 Prints, over (frame, hand) slots:
@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from umetrack.detect.bootstrap import DEFAULT_WEIGHTS, HandDetector
-from umetrack.detect.data import HELD_OUT_SEED_START, render_labelled_frames
+from umetrack.detect.data import render_labelled_frames
 from umetrack.hand import fk
 from umetrack.hand.io import load_hand_model
+from umetrack.synth.seeds import DETECTOR_HELD_OUT_SEED_START
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,7 +44,7 @@ def main() -> None:
     detector = HandDetector(args.weights, hand_model)
 
     started = time.perf_counter()
-    frames = [f for s in range(args.sequences) for f in render_labelled_frames(hand_model, HELD_OUT_SEED_START + s, args.frames)]
+    frames = [f for s in range(args.sequences) for f in render_labelled_frames(hand_model, DETECTOR_HELD_OUT_SEED_START + s, args.frames)]
     print(f"rendered {len(frames)} held-out frames ({4 * len(frames)} views) in {time.perf_counter() - started:.0f} s")
 
     present_slots = found_slots = absent_slots = false_slots = 0

@@ -171,9 +171,10 @@ def shipped_detector(hand_model):
 
 
 def test_shipped_weights_find_hands_in_held_out_frames(shipped_detector, hand_model):
-    from umetrack.detect.data import HELD_OUT_SEED_START, render_labelled_frames
+    from umetrack.detect.data import render_labelled_frames
+    from umetrack.synth.seeds import DETECTOR_HELD_OUT_SEED_START
 
-    frames = [f for s in range(3) for f in render_labelled_frames(hand_model, HELD_OUT_SEED_START + s, 4)]
+    frames = [f for s in range(3) for f in render_labelled_frames(hand_model, DETECTOR_HELD_OUT_SEED_START + s, 4)]
     errors, found, expected = [], 0, 0
     for frame in frames:
         poses = shipped_detector(list(frame.images), list(frame.cameras))

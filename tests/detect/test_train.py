@@ -55,3 +55,13 @@ def test_flipped_batches_mirror_the_image_and_swap_the_sides():
     np.testing.assert_allclose(pixels[0], [639 - dataset.centres_px[0, 1, 0], dataset.centres_px[0, 1, 1]], atol=1e-3)
     assert torch.equal(flipped.present[0], plain.present[0].flip(0))
     assert torch.equal(flipped.log_depth[0], plain.log_depth[0].flip(0))
+
+
+def test_detector_never_trains_on_evaluation_or_held_out_sequences():
+    """A seed fixes a whole synthetic recording, so sharing one would leak its motion into training."""
+    from umetrack.synth.seeds import DETECTOR_HELD_OUT_SEED_START, EVALUATION_RECORDING_SEEDS
+
+    for seed in range(5):
+        training = set(DetectorTrainConfig(seed=seed, sequences=1000).dataset_seeds())
+        assert not training & set(EVALUATION_RECORDING_SEEDS)
+        assert not training & set(range(DETECTOR_HELD_OUT_SEED_START, DETECTOR_HELD_OUT_SEED_START + 1000))

@@ -22,6 +22,7 @@ from umetrack.detect.network import preprocess
 from umetrack.hand.model import HandModel
 from umetrack.synth.background import WORLD_UP, Environment
 from umetrack.synth.render import Hands, Look, Scene, Sensor, render_view
+from umetrack.synth.seeds import SEED_BLOCK
 from umetrack.synth.scenario import SyntheticSequence, generate_sequence
 
 PRESENT_MIN_PIXELS = 400
@@ -32,12 +33,9 @@ SEQUENCE_FRAMES = 300
 """Frames generated per sequence (10 s); the sampled frames are spread over them."""
 ENVIRONMENTS_PER_BLOCK = 64
 """Backgrounds per seed block: seed s uses environment (s // SEED_BLOCK, s % 64), so training seeds
-(block 1) and held-out seeds (block 9) never share a background (the detector's first run, with 16
+(block 2) and held-out seeds (block 9) never share a background (the detector's first run, with 16
 backgrounds, had learnt them: 38 % false positives per view on new ones). Skin and lights
-(``Look``) are drawn per sequence."""
-SEED_BLOCK = 100_000
-TRAIN_SEED_START = 100_000
-HELD_OUT_SEED_START = 900_000
+(``Look``) are drawn per sequence. Seed ownership: ``umetrack.synth.seeds``."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from umetrack.detect.data import TRAIN_SEED_START, DetectorDataset, build_dataset
+from umetrack.detect.data import DetectorDataset, build_dataset
+from umetrack.synth.seeds import DETECTOR_TRAINING_SEED_START
 from umetrack.detect.network import (
     HEATMAP_HEIGHT,
     HEATMAP_WIDTH,
@@ -52,14 +53,14 @@ class DetectorTrainConfig:
     width: int = 16
     seed: int = 0
     sequences: int = 64
-    """Synthetic sequences rendered for the dataset (seeds TRAIN_SEED_START + seed * 1000 + i)."""
+    """Synthetic sequences rendered for the dataset (seeds DETECTOR_TRAINING_SEED_START + seed * 1000 + i, ``umetrack.synth.seeds``)."""
     frames_per_sequence: int = 20
     checkpoint_every: int = 250
     flip_probability: float = 0.5
     depth_weight: float = 1.0
 
     def dataset_seeds(self) -> list[int]:
-        return [TRAIN_SEED_START + self.seed * 1000 + i for i in range(self.sequences)]
+        return [DETECTOR_TRAINING_SEED_START + self.seed * 1000 + i for i in range(self.sequences)]
 
     def to_json(self) -> dict:
         return asdict(self)
