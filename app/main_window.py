@@ -24,7 +24,6 @@ from app.session import RESOURCES, Session
 from app.session_actions import SessionActions
 from app.workers import TrackingWorker
 from umetrack.errors import UmeTrackError
-from umetrack.hand.model import HandModel
 from umetrack.track.results import REASONS
 from umetrack.track.tracker import Reason, TrackerOptions
 
@@ -209,26 +208,24 @@ class MainWindow(QtWidgets.QMainWindow):
             self.settings.setValue("tracking/model", model_edit.text())
             self.run_tracker(model_edit.text(), TrackerOptions(skeleton=skeleton.currentText(), crops=crops.currentText()))
 
-    def run_tracker(self, model_path: str | Path, options: TrackerOptions, hand_model: HandModel | None = None) -> None:
-        """Track the open recording in a worker; results (cached per recording, model and options)
-        go to the session. The GUI stays live; progress and Cancel sit in the status bar.
+    def run_tracker(self, model_path: str | Path, options: TrackerOptions) -> None:
+        """Track the open recording in a worker; results (cached per recording, network, options and
+        hand model) go to the session. The GUI stays live; progress and Cancel sit in the status bar.
 
-        ``hand_model`` (a calibrated profile) replaces the recording's own model; such runs bypass the
-        cache, whose entries are runs with the recording's model (what a session file re-runs)."""
+        The hand model is the one on display (``Session.hand_model``): the recording's own, or the
+        file the user loaded (a calibrated profile), which a restored session brings back too."""
         if self.session.recording is None or self.tracking_worker is not None:
             return
-        key = (str(self.session.recording_path), str(model_path), options)
-        if hand_model is None and key in self.tracking_cache:
+        key = (str(self.session.recording_path), str(model_path), options, self.session.hand_model_identity)
+        if key in self.tracking_cache:
             self.session.set_tracking(self.tracking_cache[key])
             self.statusBar().showMessage("Tracking results loaded from the cache")
             return
         if options.skeleton == "unknown":
             QtWidgets.QMessageBox.information(self, "Run tracker", "The unknown-skeleton path runs in `umetrack eval --skeleton unknown`; the app tracks with the recording's hand model.")
-        cached = hand_model is None
-        hand_model = hand_model or self.session.recording.hand_model or self.session.hand_model
-        worker = TrackingWorker(self.session.recording, str(model_path), hand_model, TrackerOptions(skeleton="known", crops=options.crops), self)
+        worker = TrackingWorker(self.session.recording, str(model_path), self.session.hand_model, TrackerOptions(skeleton="known", crops=options.crops), self)
         worker.progress.connect(self._on_tracking_progress)
-        worker.finished_job.connect(lambda results: self._on_tracking_finished(key, results, cached))
+        worker.finished_job.connect(lambda results: self._on_tracking_finished(key, results))
         worker.failed.connect(self._on_tracking_failed)
         self.tracking_worker = worker
         self.progress_bar.setValue(0)
@@ -261,12 +258,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.progress_bar.hide()
         self.cancel_button.hide()
 
-    def _on_tracking_finished(self, key: tuple, results, cached: bool = True) -> None:
+    def _on_tracking_finished(self, key: tuple, results) -> None:
         self._finish_tracking_ui()
-        if str(self.session.recording_path) != key[0]:
-            return  # the user opened another recording meanwhile
-        if cached:
-            self.tracking_cache[key] = results
+        self.tracking_cache[key] = results
+        if str(self.session.recording_path) != key[0] or self.session.hand_model_identity != key[3]:
+            return  # the user opened another recording or hand model meanwhile
         self.session.set_tracking(results)
         tracked = int((results.reasons == REASONS.index(Reason.TRACKED)).sum())
         self.statusBar().showMessage(f"Tracked {tracked} hand-frames of {results.num_frames} frames")

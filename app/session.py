@@ -234,6 +234,14 @@ class Session:
         self._emit_all_poses()
 
     @property
+    def hand_model_identity(self) -> str:
+        """Names the model on display (``hand_model``, which tracking uses): HAND_MODEL_FROM_RECORDING,
+        or the resolved path of the file it was read from (a calibrated profile, the default model)."""
+        if self.hand_model_source == HAND_MODEL_FROM_RECORDING:
+            return HAND_MODEL_FROM_RECORDING
+        return str(self.hand_model_path.resolve())
+
+    @property
     def follows_recording(self) -> bool:
         """Poses come from the recording's ground truth at the playhead (else they are edited by hand)."""
         return self.recording is not None and self.recording.gt is not None

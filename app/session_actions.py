@@ -53,8 +53,8 @@ class SessionActions(QtCore.QObject):
         session = self.window.session
         if session.tracking is None:
             return None
-        for (recording, model, options), results in self.window.tracking_cache.items():
-            if results is session.tracking and recording == str(session.recording_path):
+        for (recording, model, options, hand_model), results in self.window.tracking_cache.items():
+            if results is session.tracking and recording == str(session.recording_path) and hand_model == session.hand_model_identity:
                 return TrackerRun(Path(model).resolve(), options.skeleton, options.crops)
         return None  # results that came from elsewhere (a script) cannot be re-run
 
@@ -149,7 +149,7 @@ class SessionActions(QtCore.QObject):
     def _cached_model_spelling(self, run: TrackerRun) -> str:
         """The model path as the cache key spells it (the run may have named it relatively)."""
         recording = str(self.window.session.recording_path)
-        for cached_recording, model, options in self.window.tracking_cache:
+        for cached_recording, model, options, _hand_model in self.window.tracking_cache:
             if cached_recording == recording and options == run.options() and _same_file(Path(model), run.model_path):
                 return model
         return str(run.model_path)

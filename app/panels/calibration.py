@@ -624,7 +624,7 @@ class CalibrationDialog(QtWidgets.QDialog):
         if self.profile_path is None or self.session.recording is None:
             return
         options = TrackerOptions(skeleton="known", crops=self.crops_combo.currentData())
-        self.window_.run_tracker(self.model_edit.text(), options, hand_model=self.session.hand_model)
+        self.window_.run_tracker(self.model_edit.text(), options)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.shutdown()

@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import pytest
 import torch
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -208,3 +210,30 @@ def test_a_session_showing_the_recordings_own_model_restores_that_model(qtbot, s
     open_at_start(second, None, str(session_file))
     assert second.session.recording_path == video.resolve()
     assert torch.allclose(_rest_landmarks(second.session.hand_model), _rest_landmarks(recording_model))
+
+
+def test_tracking_follows_the_profile_on_display_and_a_restored_session_reruns_with_it(qtbot, settings, project, hand_model, tmp_path):
+    (video, _other), weights, session_file = project
+    profile_path = tmp_path / "me.hand_profile.json"
+    save_hand_model(profile_path, hand_model.scaled(1.12))
+    first = _make_window(qtbot, settings)
+    with_recording_model = _tracked_window(first, qtbot, video, weights)
+    assert first.open_hand_model(profile_path)
+    profile = first.session.hand_model
+    first.run_tracker(weights, TrackerOptions(crops="oracle"))
+    assert first.tracking_worker is not None and first.tracking_worker.hand_model is profile  # not the cached run
+    qtbot.waitUntil(lambda: first.session.tracking is not None and first.session.tracking is not with_recording_model, timeout=60000)
+    with_profile = first.session.tracking
+    # Oracle crops are placed with the tracker's hand model: the larger profile hand gets wider crops.
+    used = np.isfinite(with_profile.focal) & np.isfinite(with_recording_model.focal)
+    assert used.any()
+    assert np.median(with_recording_model.focal[used] / with_profile.focal[used]) > 1.03
+    assert first.session_actions.save_to(session_file)
+    assert json.loads(session_file.read_text())["tracker"] is not None  # the profile run can be re-run
+
+    second = _make_window(qtbot, QtCore.QSettings(str(tmp_path / "fresh.ini"), QtCore.QSettings.Format.IniFormat))
+    open_at_start(second, None, str(session_file))
+    assert second.tracking_worker is not None
+    assert torch.allclose(_rest_landmarks(second.tracking_worker.hand_model), _rest_landmarks(profile))
+    qtbot.waitUntil(lambda: second.session.tracking is not None, timeout=60000)
+    assert (second.session.tracking.reasons == with_profile.reasons).all()
