@@ -21,7 +21,7 @@ from umetrack.live import (
     live_info_path,
     read_live_info,
 )
-from umetrack.recording import open_recording, write_video
+from umetrack.recording import open_recording, write_umetrack_raw, write_video
 from umetrack.track.tracker import Reason, Tracker, TrackerOptions
 
 FPS = 30.0
@@ -233,7 +233,13 @@ def test_recorder_writes_a_recording_the_player_opens_with_missing_views_missing
             np.testing.assert_allclose(recording.T_world_from_camera[i], frame.T_world_from_camera, atol=1e-6)
             np.testing.assert_allclose(recording.gt.T_world_from_wrist[i, 1], frame.gt[1].T_world_from_wrist.numpy(), atol=1e-6)
         assert recording.hand_model is not None
+        # Saving it elsewhere (File ▸ Save recording as…) keeps the missing views missing.
+        copy, _labels = write_umetrack_raw(recording, tmp_path / "copy" / "live_00_copy")
     assert info.frames_dropped == 0 and live_info_path(video).exists()
+    with open_recording(copy) as again:
+        np.testing.assert_array_equal(again.missing_views, expected_missing)
+        assert again.images(int(np.flatnonzero(expected_missing[:, 0])[0]))[0] is None
+    assert read_live_info(copy).source == "re-saved recording live_00"
 
 
 def _record(source, out, last_index: int):

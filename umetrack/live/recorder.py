@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from umetrack.fileio import atomic_write_json, new_temporary_sibling
-from umetrack.metrics import frames_to_events
 from umetrack.recording.model import HandTrajectory, Recording
-from umetrack.recording.umetrack_raw import LIVE_FORMAT, LIVE_VERSION, live_info_path, raw_paths, write_umetrack_raw
+from umetrack.recording.umetrack_raw import LiveRecordInfo, live_info_document, live_info_path, raw_paths, write_umetrack_raw
 from umetrack.recording.video import VideoFrameSource, write_video
 from umetrack.live.sources import LiveFrame, LiveRig
 
@@ -155,15 +154,7 @@ class LiveRecorder:
                 write_umetrack_raw(recording, self.video_path, encoded_video=self._video_tmp)
         finally:
             self._video_tmp.unlink(missing_ok=True)
-        missing = np.asarray(self._missing, dtype=bool)
-        atomic_write_json(live_info_path(self.video_path), {
-            "format": LIVE_FORMAT,
-            "version": LIVE_VERSION,
-            "source": self.source_name,
-            "num_frames": n,
-            "view_labels": list(self.rig.labels),
-            "missing": [[[e.start, e.end] for e in frames_to_events(missing[:, v])] for v in range(missing.shape[1])],
-            "source_frame_index": self._indices,
-            "frames_dropped": self.frames_dropped,
-        })  # fmt: skip
+        info = LiveRecordInfo(self.source_name, tuple(self.rig.labels), np.asarray(self._missing, dtype=bool).reshape(n, len(self.rig.labels)),
+                              np.asarray(self._indices, dtype=np.int64), self.frames_dropped)  # fmt: skip
+        atomic_write_json(live_info_path(self.video_path), live_info_document(info))
         return self.video_path

@@ -55,7 +55,7 @@ from umetrack.errors import FormatError
 from umetrack.fileio import array_field, atomic_write_json, new_temporary_sibling, read_json, require
 from umetrack.hand.io import MM_PER_M, hand_model_from_dict, hand_model_to_dict
 from umetrack.hand.model import HAND_NAMES
-from umetrack.metrics import events_to_frames
+from umetrack.metrics import events_to_frames, frames_to_events
 from umetrack.recording.frames import ImagesUnavailableError
 from umetrack.recording.model import NUM_HANDS, HandTrajectory, PinchLabels, Recording, check_rigid_frames
 from umetrack.recording.video import DEFAULT_CRF, DEFAULT_KEYFRAME_INTERVAL, DEFAULT_PRESET, VIDEO_CACHE_FRAMES, VideoFrameSource, write_video
@@ -238,6 +238,21 @@ def read_live_info(path: str | Path) -> LiveRecordInfo:
     return LiveRecordInfo(str(require(doc, "source", side)), tuple(labels), missing, indices, dropped)
 
 
+def live_info_document(info: LiveRecordInfo) -> dict[str, Any]:
+    """The side file's JSON document (format in the module docstring)."""
+    missing = np.asarray(info.missing, dtype=bool)
+    return {
+        "format": LIVE_FORMAT,
+        "version": LIVE_VERSION,
+        "source": info.source,
+        "num_frames": int(missing.shape[0]),
+        "view_labels": list(info.view_labels),
+        "missing": [[[e.start, e.end] for e in frames_to_events(missing[:, v])] for v in range(missing.shape[1])],
+        "source_frame_index": [int(i) for i in info.source_frame_index],
+        "frames_dropped": int(info.frames_dropped),
+    }
+
+
 def _missing_views(info: LiveRecordInfo, num_frames: int, num_views: int, path: Path) -> np.ndarray:
     """The side file's missing views, checked against the recording they describe."""
     if info.num_frames != num_frames:
@@ -363,12 +378,24 @@ def write_umetrack_raw(
         atomic_write_json(pinch_path, pinch_document(recording.pinch))
     else:
         pinch_path.unlink(missing_ok=True)
+    live_path = live_info_path(video_path)
+    if recording.missing_views is not None and np.asarray(recording.missing_views).any():
+        # The black stand-ins in the video must stay marked as missing, or a re-saved recording
+        # would feed them to the tracker as real (dark) views. The original source's name and frame
+        # indices are not part of a Recording; the re-saved file names the recording instead.
+        n = recording.num_frames
+        info = LiveRecordInfo(f"re-saved recording {recording.name}", tuple(recording.view_labels),
+                              np.asarray(recording.missing_views), np.arange(n), 0)  # fmt: skip
+        atomic_write_json(live_path, live_info_document(info))
+    else:
+        live_path.unlink(missing_ok=True)
     return video_path, labels_path
 
 
 __all__ = [
     "RAW_FPS",
     "labels_document",
+    "live_info_document",
     "pinch_document",
     "raw_paths",
     "read_pinch_labels",
