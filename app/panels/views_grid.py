@@ -167,7 +167,11 @@ class ViewsGridPanel(QtWidgets.QWidget):
                 wanted[("prediction", hand)] = tracking.landmarks[frame, hand].astype(np.float64)
         keys = list(wanted)
         points = torch.as_tensor(np.concatenate([wanted[key] for key in keys])) if keys else None
+        missing = recording.missing_views[frame] if recording.missing_views is not None else np.zeros(recording.num_views, bool)
         for view in range(recording.num_views):
+            self._set_title(view, missing_image=bool(missing[view]))
+            if missing[view]:
+                continue  # no picture to draw on: a skeleton over black would look like a tracked view
             pixels = pixels_in_view(cameras[view], points) if points is not None else None
             drawn = {key: pixels[21 * i : 21 * (i + 1)] for i, key in enumerate(keys)} if pixels is not None else {}
             for hand in (0, 1):
@@ -178,6 +182,13 @@ class ViewsGridPanel(QtWidgets.QWidget):
                     self.prediction_pixels[(view, hand)] = predicted
         if not recording.has_images or self.displayed_frame == frame:
             self._draw_overlays()
+
+    def _set_title(self, view: int, missing_image: bool) -> None:
+        recording = self.session.recording
+        label = recording.view_labels[view] if view < len(recording.view_labels) else f"view {view}"
+        text = f"{label}: no image (camera missing)" if missing_image else label
+        if self.title_items[view].toPlainText() != text:
+            self.title_items[view].setText(text, color=(255, 170, 60) if missing_image else (220, 220, 220))
 
     def _draw_overlays(self) -> None:
         """Put ``overlay_pixels`` and ``prediction_pixels`` on the view boxes' items."""

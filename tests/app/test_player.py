@@ -109,3 +109,18 @@ def test_corrupt_recording_warns_and_keeps_the_open_one(main_window, qtbot, raw_
     assert main_window.open_recording(broken) is False
     assert shown and "recording_01" in shown[0]
     assert main_window.session.recording_path == video and main_window.session.playhead == 4
+
+
+def test_a_view_with_no_image_says_so_and_gets_no_skeleton(main_window, qtbot, make_recording):
+    from dataclasses import replace
+
+    recording = make_recording(num_frames=20, num_views=2, width=160, height=120)
+    missing = np.zeros((20, 2), bool)
+    missing[8:12, 1] = True  # camera 1 unplugged for four frames
+    main_window.session.set_recording(replace(recording, missing_views=missing))
+    main_window.session.seek(10)
+    views = main_window.views
+    assert (0, 0) in views.overlay_pixels and not any(view == 1 for view, _hand in views.overlay_pixels)
+    assert "no image" in views.title_items[1].toPlainText() and "no image" not in views.title_items[0].toPlainText()
+    main_window.session.seek(13)
+    assert (1, 0) in views.overlay_pixels and "no image" not in views.title_items[1].toPlainText()
