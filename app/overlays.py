@@ -15,8 +15,10 @@ def pixels_in_view(camera, points: torch.Tensor) -> np.ndarray:
     """(P, 2) pixels of (P, 3) world points, NaN where a point is not visible in the image (behind
     the camera, beyond the lens, or outside the frame)."""
     with torch.no_grad():
-        pixels, _valid = camera.project_world(points)
-        visible = camera.visible(points)
+        # ``camera.visible`` in one projection instead of two (the projection is what costs).
+        eye = camera.world_to_eye(points)
+        pixels, valid = camera.model.project(eye)
+        visible = valid & camera.model.in_image(pixels) & (eye[..., 2] > 0)
     pixels = pixels.numpy().copy()
     pixels[~visible.numpy()] = np.nan
     return pixels

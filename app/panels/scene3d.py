@@ -4,18 +4,27 @@ and a floor grid, orbit/pan/zoom.
 Under software GL vispy recompiles the mesh shaders on every ``Mesh.set_data``, which makes
 playback crawl; ``SkinnedMesh`` keeps the topology fixed and rewrites only the vertex and normal
 buffers in place.
+
+The scene is rendered into the vispy canvas's framebuffer (a QOpenGLWidget kept out of the window)
+and the picture is painted by a plain widget (``SceneImage``), at the panel's full size, once per
+repaint that needs it. A QOpenGLWidget inside the main window turns on OpenGL composition of the
+whole window: every repaint of any panel then composes the full 1920x1080 window through GL, which
+under software GL (llvmpipe) cost ~90 ms a frame, far more than drawing the scene itself. Reading a
+panel-sized picture back costs a fraction of a millisecond.
 """
 
 from __future__ import annotations
 
 import functools
 import numpy as np
+import shiboken6
 import torch
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from vispy import scene
 
 from app.session import Session
 from app.style import hand_rgba
+from app.visibility import ShownWatcher, on_screen
 from umetrack.crop import CROP_SIZE, CropCamera
 from umetrack.geometry import transform_points
 from umetrack.hand import fk
@@ -110,6 +119,93 @@ def crop_frustum_segments(crop: CropCamera, depth_m: float) -> np.ndarray:
     return np.asarray(segments, dtype=np.float32)
 
 
+class OffscreenSceneCanvas(scene.SceneCanvas):
+    """A SceneCanvas whose QOpenGLWidget is never shown: ``on_change`` hears every redraw request
+    (data changes, camera moves) instead, and ``render_image`` draws the scene into the widget's
+    framebuffer and returns it as a QImage."""
+
+    def __init__(self, on_change, **kwargs):
+        self._on_change = None
+        super().__init__(show=False, autoswap=False, **kwargs)  # it draws into an FBO: nothing to swap
+        self.native.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
+        self._on_change = on_change
+
+    def update(self, node=None) -> None:
+        super().update(node)  # a no-op on the hidden widget; kept for vispy's bookkeeping
+        if self._on_change is not None:
+            self._on_change()
+
+    def set_size(self, width: int, height: int) -> None:
+        """Resize the framebuffer and the scene's viewport (a hidden widget gets no resize events)."""
+        native = self.native
+        old = native.size()
+        native.resize(width, height)
+        QtCore.QCoreApplication.sendEvent(native, QtGui.QResizeEvent(native.size(), old))
+
+    def render_image(self) -> QtGui.QImage:
+        return self.native.grabFramebuffer()
+
+
+def close_canvas(canvas: scene.SceneCanvas) -> None:
+    if shiboken6.isValid(canvas.native):
+        canvas.close()
+
+
+class SceneImage(QtWidgets.QWidget):
+    """Shows the offscreen canvas's picture at the widget's size, rendered anew only after a change,
+    and hands mouse input to the canvas (orbit, pan, zoom)."""
+
+    def __init__(self, canvas: OffscreenSceneCanvas, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.canvas = canvas
+        self.image: QtGui.QImage | None = None
+        self.stale = True
+        self.renders = 0
+        """Pictures rendered so far (one per repaint after a change; none while hidden)."""
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.WheelFocus)
+        self.setMinimumSize(32, 32)
+
+    def invalidate(self) -> None:
+        self.stale = True
+        self.update()  # Qt drops it while hidden; showing the widget paints it anyway
+
+    def sizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(800, 600)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        self.stale = True
+        super().resizeEvent(event)
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        if self.width() <= 0 or self.height() <= 0:
+            return
+        if self.stale or self.image is None:
+            if self.canvas.native.size() != self.size():
+                self.canvas.set_size(self.width(), self.height())
+            self.image = self.canvas.render_image()
+            self.stale = False
+            self.renders += 1
+        painter = QtGui.QPainter(self)
+        painter.drawImage(self.rect(), self.image)
+        painter.end()
+
+    def mousePressEvent(self, event) -> None:
+        self.canvas.native.mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        self.canvas.native.mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.canvas.native.mouseDoubleClickEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        self.canvas.native.mouseMoveEvent(event)
+
+    def wheelEvent(self, event) -> None:
+        self.canvas.native.wheelEvent(event)
+
+
 class Scene3DPanel(QtWidgets.QWidget):
     """Observes the session's poses, hand model and layer toggles."""
 
@@ -117,12 +213,17 @@ class Scene3DPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("scene3d")
         self.session = session
-        self.canvas = scene.SceneCanvas(keys=None, bgcolor=(0.11, 0.12, 0.14, 1.0), parent=self)
+        self.canvas = OffscreenSceneCanvas(lambda: self.display.invalidate(), keys=None, bgcolor=(0.11, 0.12, 0.14, 1.0))
+        self.display = SceneImage(self.canvas)
         self.view = self.canvas.central_widget.add_view()
         self.reset_view()
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas.native)
+        layout.addWidget(self.display)
+        # The canvas's widget has no parent (a child would bring the window's GL composition back):
+        # it goes with the panel.
+        canvas = self.canvas
+        self.destroyed.connect(lambda *_: close_canvas(canvas))
 
         self.floor = scene.visuals.Line(
             pos=floor_grid_segments(FLOOR_HEIGHT_M), connect="segments", color=(0.4, 0.42, 0.46, 1.0), parent=self.view.scene
@@ -154,6 +255,11 @@ class Scene3DPanel(QtWidgets.QWidget):
         self.crop_frusta_count = 0
         """Crop cameras drawn for the current frame (one pyramid each, in its hand's colour)."""
 
+        self._pending: set[tuple] = set()
+        """Parts of the scene not brought up to the session's state while the panel was off screen
+        (a dock tabbed away or closed): ("pose", hand), ("cameras",), ("prediction",)."""
+        self.shown_watcher = ShownWatcher(self, self.catch_up)
+
         session.pose_changed.connect(self._on_pose_changed)
         session.hand_model_changed.connect(self._on_hand_model_changed)
         session.layer_toggled.connect(self._on_layer_toggled)
@@ -164,6 +270,28 @@ class Scene3DPanel(QtWidgets.QWidget):
             self._on_pose_changed(hand)
         for name, visible in session.visible_layers.items():
             self._on_layer_toggled(name, visible)
+
+    # -- work only while on screen ---------------------------------------------------------------
+
+    def _deferred(self, part: tuple) -> bool:
+        """True when the panel is not on screen (hidden, or its dock tabbed away): the part is
+        remembered and brought up to date when the panel comes back, so a 3D view nobody sees costs
+        nothing per frame."""
+        if on_screen(self):
+            return False
+        self._pending.add(part)
+        return True
+
+    def catch_up(self) -> None:
+        """Bring every part left behind while hidden up to the session's state."""
+        pending, self._pending = self._pending, set()
+        for part in sorted(pending):
+            if part[0] == "pose":
+                self._on_pose_changed(part[1])
+            elif part[0] == "cameras":
+                self._update_cameras()
+            else:
+                self._update_prediction()
 
     def _faces(self, hand: int) -> np.ndarray:
         return fk.mesh_triangles(self.session.hand_model, hand).numpy()
@@ -180,13 +308,13 @@ class Scene3DPanel(QtWidgets.QWidget):
         if pose is None:
             return None
         with torch.no_grad():
-            angles = pose.joint_angles.to(model.dtype)
-            wrist = pose.T_world_from_wrist.to(model.dtype)
-            vertices = fk.mesh_vertices(model, angles, wrist, hand).numpy()
-            landmarks = fk.landmarks(model, angles, wrist, hand).numpy()
-        return vertices, landmarks
+            vertices = fk.mesh_vertices(model, pose.joint_angles.to(model.dtype), pose.T_world_from_wrist.to(model.dtype), hand).numpy()
+        # The session's landmarks of the same pose (FK once per frame, shared with the views).
+        return vertices, self.session.displayed_landmarks(hand)
 
     def _on_pose_changed(self, hand: int) -> None:
+        if self._deferred(("pose", hand)):
+            return
         geometry = self.posed_geometry(hand)
         present = geometry is not None
         self.meshes[hand].visual.visible = present and self.session.visible_layers["mesh"]
@@ -222,6 +350,8 @@ class Scene3DPanel(QtWidgets.QWidget):
 
     def _update_prediction(self) -> None:
         """Predicted meshes and skeletons, and the crop cameras of the playhead's frame."""
+        if self._deferred(("prediction",)):
+            return
         show = self.session.visible_layers["prediction"]
         for hand in (0, 1):
             geometry = self.predicted_geometry(hand) if show else None
@@ -272,6 +402,7 @@ class Scene3DPanel(QtWidgets.QWidget):
         cameras = self._first_tracked_cameras(recording)
         if cameras is None:
             self.floor.set_data(pos=floor_grid_segments(FLOOR_HEIGHT_M))
+            self._on_playhead_changed(self.session.playhead)
             return
         head = np.mean([c.T_world_from_camera[:3, 3].numpy() for c in cameras], axis=0)
         forward = np.mean([c.T_world_from_camera[:3, 2].numpy() for c in cameras], axis=0)
@@ -292,12 +423,18 @@ class Scene3DPanel(QtWidgets.QWidget):
         tracked = np.flatnonzero(recording.headset_tracked)
         return recording.cameras(int(tracked[0])) if len(tracked) else None
 
-    def _on_playhead_changed(self, frame: int) -> None:
+    def _on_playhead_changed(self, _frame: int) -> None:
+        self._update_cameras()
+        self._update_prediction()
+
+    def _update_cameras(self) -> None:
+        """The headset's camera frusta at the playhead."""
+        if self._deferred(("cameras",)):
+            return
         recording = self.session.recording
-        cameras = recording.cameras(frame) if recording is not None else None
+        cameras = recording.cameras(self.session.playhead) if recording is not None else None
         if cameras is None:
             self.cameras_visual.set_data(pos=np.zeros((0, 3), np.float32))
         else:
             self.cameras_visual.set_data(pos=np.concatenate([frustum_segments(c) for c in cameras]), connect="segments")
         self.cameras_visual.visible = cameras is not None and self.session.visible_layers["cameras"]
-        self._update_prediction()

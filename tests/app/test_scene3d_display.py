@@ -1,0 +1,64 @@
+"""The 3D view's picture: rendered off the window (no QOpenGLWidget in the main window, whose GL
+composition made every repaint of the window cost ~90 ms under software GL), shown at the panel's
+size, and no work while the panel is tabbed away, with a catch-up when it is shown again."""
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtOpenGLWidgets import QOpenGLWidget
+
+from app.session import SAMPLE_RECORDING
+from app.visibility import on_screen
+
+pytestmark = pytest.mark.gui
+
+
+def widget_pixels(widget: QtWidgets.QWidget) -> np.ndarray:
+    """(H, W, 3) RGB of what the widget paints."""
+    image = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : 3 * image.width()].reshape(image.height(), image.width(), 3).astype(int)
+
+
+def test_the_panel_shows_the_rendered_scene(main_window, qtbot):
+    panel = main_window.scene3d
+    qtbot.waitUntil(lambda: panel.display.renders > 0)
+    assert not main_window.findChildren(QOpenGLWidget)  # the canvas's GL widget stays out of the window
+    assert panel.canvas.native.size() == panel.display.size()  # rendered at the panel's own size
+    image = widget_pixels(panel.display)
+    assert image.shape[:2] == (panel.display.height(), panel.display.width())
+    blue_ish = (image[..., 2] > image[..., 0] + 40).sum()
+    orange_ish = (image[..., 0] > image[..., 2] + 40).sum()
+    assert blue_ish > 500 and orange_ish > 500, (blue_ish, orange_ish)
+
+
+def test_a_resized_panel_renders_at_its_new_size(main_window, qtbot):
+    panel = main_window.scene3d
+    qtbot.waitUntil(lambda: panel.display.renders > 0)
+    before = panel.display.size()
+    main_window.resizeDocks([main_window.scene3d_dock], [panel.width() + 150], QtCore.Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: panel.display.size() != before)
+    qtbot.waitUntil(lambda: panel.canvas.native.size() == panel.display.size())
+    assert panel.canvas.render_image().size() == panel.display.size()
+
+
+def test_a_hidden_panel_does_no_work_and_catches_up_when_shown(main_window, qtbot):
+    window = main_window
+    assert window.open_recording(SAMPLE_RECORDING)
+    panel = window.scene3d
+    window.session.seek(10)
+    qtbot.waitUntil(lambda: panel.display.renders > 0 and not panel.display.stale)
+    window.hand_pose_dock.raise_()  # tabbed with the 3D view, which is now hidden
+    qtbot.waitUntil(lambda: not on_screen(panel))  # Qt moves a tabbed-away dock off the window
+    renders, skeleton = panel.display.renders, panel.skeletons[0]._pos.copy()
+    for frame in (40, 41, 42, 150):
+        window.session.seek(frame)
+        qtbot.wait(10)
+    assert panel.display.renders == renders  # nothing drawn while hidden
+    np.testing.assert_array_equal(panel.skeletons[0]._pos, skeleton)  # nor any geometry computed
+    window.scene3d_dock.raise_()
+    qtbot.waitUntil(lambda: panel.display.renders > renders)
+    landmarks = window.session.displayed_landmarks(0)
+    np.testing.assert_allclose(panel.skeletons[0]._pos, landmarks[panel._bones].reshape(-1, 3), atol=1e-6)
+    cameras = window.session.recording.cameras(150)
+    np.testing.assert_allclose(panel.cameras_visual._pos[0], cameras[0].T_world_from_camera[:3, 3].numpy(), atol=1e-6)
