@@ -36,6 +36,57 @@ HAND_MODEL_FROM_FILE = "file"
 profile the user chose, an accepted calibration)."""
 
 
+FRAME_CHUNK = 32
+"""Per-frame geometry of a recording (GT landmarks, overlay pixels) is computed for this many frames
+at once: one batched torch call costs about what one frame's call costs (per-operation overhead
+dominates), so playback pays it once per chunk and a seek once."""
+
+
+class FrameChunks:
+    """Values of a recording's frames computed ``FRAME_CHUNK`` frames at a time by ``compute(start,
+    stop)`` (an array whose first axis is the frame), the last few chunks kept. ``get(key, frame)``
+    forgets everything when ``key`` (a tuple of the inputs, compared by identity) changes."""
+
+    def __init__(self, compute, keep: int = 4):
+        self.compute = compute
+        self.keep = keep
+        self._key: tuple = ()
+        self._chunks: dict[int, np.ndarray] = {}
+
+    def get(self, key: tuple, frame: int, num_frames: int) -> np.ndarray:
+        """The value of ``frame``."""
+        return self.chunk(key, frame, num_frames)[frame % FRAME_CHUNK]
+
+    def chunk(self, key: tuple, frame: int, num_frames: int) -> np.ndarray:
+        """The values of the chunk that holds ``frame`` (frames from ``frame - frame % FRAME_CHUNK``)."""
+        if not _same_source(key, self._key):
+            self._key, self._chunks = key, {}
+        start = frame - frame % FRAME_CHUNK
+        chunk = self._chunks.pop(start, None)
+        if chunk is None:
+            chunk = self.compute(start, min(start + FRAME_CHUNK, num_frames))
+            chunk.flags.writeable = False  # rows are handed out to several panels
+        self._chunks[start] = chunk  # most recently used last
+        while len(self._chunks) > self.keep:
+            del self._chunks[next(iter(self._chunks))]
+        return chunk
+
+
+def gt_landmarks_chunk(recording: Recording, model_f64: HandModel, start: int, stop: int) -> np.ndarray:
+    """(stop - start, 2, 21, 3) float64 world landmarks of the recording's GT poses with the given
+    hand model (one batched FK call per hand), NaN where a hand is absent (``GroundTruth.pose`` None)."""
+    gt = recording.gt
+    out = np.full((stop - start, 2, NUM_LANDMARKS, 3), np.nan)
+    with torch.no_grad():
+        for hand in (0, 1):
+            present = gt.confidence[start:stop, hand] > 0
+            if present.any():
+                angles = torch.as_tensor(gt.joint_angles[start:stop, hand][present], dtype=torch.float64)
+                wrists = torch.as_tensor(gt.T_world_from_wrist[start:stop, hand][present], dtype=torch.float64)
+                out[present, hand] = fk.landmarks(model_f64, angles, wrists, hand).numpy()
+    return out
+
+
 def _same_source(a: tuple, b: tuple) -> bool:
     """Identity for objects (a recording, a pose), equality for frame numbers."""
     return len(a) == len(b) and all(x is y or (isinstance(x, int) and x == y) for x, y in zip(a, b))
@@ -110,6 +161,7 @@ class Session:
         self._landmarks_cache: dict[int, tuple] = {}
         """hand -> (hand model, pose source, landmarks): see ``displayed_landmarks``."""
         self._model_f64: tuple[HandModel | None, HandModel | None] = (None, None)
+        self._gt_landmarks = FrameChunks(lambda start, stop: gt_landmarks_chunk(self.recording, self._model_f64[1], start, stop))
 
     # -- recording and playhead ------------------------------------------------------------------
 
@@ -256,23 +308,50 @@ class Session:
     def displayed_landmarks(self, hand: int) -> np.ndarray | None:
         """(21, 3) float64 world landmarks of ``displayed_pose(hand)`` (None where it is absent).
 
-        Several panels draw them every frame; FK runs once per frame, pose and hand model, and the
-        float64 copy of the model is made once per model (``HandModel.to`` costs milliseconds).
+        Several panels draw them every frame; for a recording FK runs batched over ``FRAME_CHUNK``
+        frames (``FrameChunks``), for hand-posed hands once per pose and hand model, and the float64
+        copy of the model is made once per model (``HandModel.to`` costs milliseconds).
         """
-        source = (self.recording, self.playhead) if self.follows_recording else (self._manual_poses[hand],)
+        if self._model_f64[0] is not self.hand_model:
+            self._model_f64 = (self.hand_model, self.hand_model.to(torch.float64))
+        recording = self.recording
+        source = (recording, self.playhead) if self.follows_recording else (self._manual_poses[hand],)
         cached = self._landmarks_cache.get(hand)
         if cached is not None and cached[0] is self.hand_model and _same_source(cached[1], source):
             return cached[2]
+        if self.follows_recording:
+            points = self._gt_landmarks.get((recording, self._model_f64[1]), self.playhead, recording.num_frames)[hand]
+            points = points if np.isfinite(points).all() else None
+            self._landmarks_cache[hand] = (self.hand_model, source, points)
+            return points
         pose = self.displayed_pose(hand)
         points = None
         if pose is not None:
-            if self._model_f64[0] is not self.hand_model:
-                self._model_f64 = (self.hand_model, self.hand_model.to(torch.float64))
             with torch.no_grad():
                 points = fk.landmarks(self._model_f64[1], pose.joint_angles.double(), pose.T_world_from_wrist.double(), hand).numpy()
             points.flags.writeable = False  # shared by every panel
         self._landmarks_cache[hand] = (self.hand_model, source, points)
         return points
+
+    def displayed_landmarks_source(self) -> tuple:
+        """What ``displayed_landmarks`` depends on besides the frame, compared by identity: a key for
+        caches of values derived from them."""
+        if self.follows_recording:
+            return (self.recording, self.hand_model)
+        return (self.hand_model, self._manual_poses[0], self._manual_poses[1])
+
+    def chunk_landmarks(self, start: int, stop: int) -> np.ndarray:
+        """(stop - start, 2, 21, 3) ``displayed_landmarks`` of frames start..stop-1, NaN where absent
+        (a hand-posed hand is the same in every frame); a ``FRAME_CHUNK`` chunk comes from the cache."""
+        if not self.follows_recording:
+            rows = [self.displayed_landmarks(hand) for hand in (0, 1)]
+            one = np.stack([row if row is not None else np.full((NUM_LANDMARKS, 3), np.nan) for row in rows])
+            return np.broadcast_to(one, (stop - start, *one.shape))
+        self.displayed_landmarks(0)  # the float64 model of the model on display
+        chunk = self._gt_landmarks.chunk((self.recording, self._model_f64[1]), start, self.recording.num_frames)
+        if start % FRAME_CHUNK or len(chunk) != stop - start:
+            return gt_landmarks_chunk(self.recording, self._model_f64[1], start, stop)
+        return chunk
 
     def set_joint_angle(self, hand_index: int, joint: int, radians: float) -> None:
         """Edit a joint of the hand-posed model (only when no recording drives the poses)."""

@@ -10,9 +10,10 @@ import torch
 from PySide6 import QtCore, QtWidgets
 
 from app.overlays import draw_skeleton, pixels_in_view
-from app.session import Session
+from app.session import FrameChunks, Session
 from app.style import HAND_RGB
 from app.workers import FrameLoader
+from umetrack.camera import Camera
 
 
 class ViewsGridPanel(QtWidgets.QWidget):
@@ -51,6 +52,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         self.prediction_pixels: dict[tuple[int, int], np.ndarray] = {}
         """(view, hand) -> (21, 2) predicted landmark pixels drawn at the playhead."""
 
+        self._pixels = FrameChunks(self._chunk_pixels)
         self.loader = FrameLoader(self)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_failed)
@@ -152,36 +154,48 @@ class ViewsGridPanel(QtWidgets.QWidget):
         if recording is None or not self.view_boxes:
             return
         frame = self.session.playhead
-        cameras = recording.cameras(frame)
         self.overlay_pixels.clear()
         self.prediction_pixels.clear()
-        wanted: dict[tuple[str, int], np.ndarray] = {}  # (kind, hand) -> (21, 3) world points
         tracking = self.session.tracking
-        for hand in (0, 1):
-            if cameras is None:
-                break
-            gt = self.session.displayed_landmarks(hand) if self.session.visible_layers["skeleton"] else None
-            if gt is not None:
-                wanted[("gt", hand)] = gt
-            if self.session.visible_layers["prediction"] and tracking is not None and np.isfinite(tracking.landmarks[frame, hand]).all():
-                wanted[("prediction", hand)] = tracking.landmarks[frame, hand].astype(np.float64)
-        keys = list(wanted)
-        points = torch.as_tensor(np.concatenate([wanted[key] for key in keys])) if keys else None
+        wanted: list[tuple[dict, int, int]] = []  # (dict to fill, hand, row of the chunk's points)
+        if recording.headset_tracked[frame]:
+            for hand in (0, 1):
+                if self.session.visible_layers["skeleton"] and self.session.displayed_landmarks(hand) is not None:
+                    wanted.append((self.overlay_pixels, hand, hand))
+                if self.session.visible_layers["prediction"] and tracking is not None and np.isfinite(tracking.landmarks[frame, hand]).all():
+                    wanted.append((self.prediction_pixels, hand, 2 + hand))
+        pixels = None
+        if wanted:
+            key = (recording, *self.session.displayed_landmarks_source(), tracking)
+            pixels = self._pixels.get(key, frame, recording.num_frames)  # (V, 4, 21, 2)
         missing = recording.missing_views[frame] if recording.missing_views is not None else np.zeros(recording.num_views, bool)
         for view in range(recording.num_views):
             self._set_title(view, missing_image=bool(missing[view]))
-            if missing[view]:
+            if missing[view] or pixels is None:
                 continue  # no picture to draw on: a skeleton over black would look like a tracked view
-            pixels = pixels_in_view(cameras[view], points) if points is not None else None
-            drawn = {key: pixels[21 * i : 21 * (i + 1)] for i, key in enumerate(keys)} if pixels is not None else {}
-            for hand in (0, 1):
-                gt, predicted = drawn.get(("gt", hand)), drawn.get(("prediction", hand))
-                if gt is not None:
-                    self.overlay_pixels[(view, hand)] = gt
-                if predicted is not None:
-                    self.prediction_pixels[(view, hand)] = predicted
+            for drawn, hand, row in wanted:
+                drawn[(view, hand)] = pixels[view, row]
         if not recording.has_images or self.displayed_frame == frame:
             self._draw_overlays()
+
+    def _chunk_pixels(self, start: int, stop: int) -> np.ndarray:
+        """(K, V, 4, 21, 2) pixels of frames start..stop-1 in every view: rows 0-1 the displayed GT
+        landmarks of each hand, 2-3 the predicted ones; NaN where not visible in the image (behind
+        the camera, beyond the lens, outside the frame) or absent. One projection per view for the
+        whole chunk (``pixels_in_view`` with the chunk's camera poses)."""
+        recording, tracking = self.session.recording, self.session.tracking
+        points = np.full((stop - start, 4, 21, 3), np.nan)
+        points[:, :2] = self.session.chunk_landmarks(start, stop)
+        if tracking is not None:
+            points[:, 2:] = tracking.landmarks[start:stop]
+        out = np.full((stop - start, recording.num_views, 4 * 21, 2), np.nan)
+        tracked = np.array(recording.headset_tracked[start:stop], bool)  # no camera poses elsewhere
+        if tracked.any():
+            points = torch.as_tensor(points.reshape(stop - start, 4 * 21, 3)[tracked])
+            for view, model in enumerate(recording.camera_models):
+                poses = torch.tensor(np.asarray(recording.T_world_from_camera[start:stop, view])[tracked], dtype=torch.float64)
+                out[tracked, view] = pixels_in_view(Camera(model, poses), points)
+        return out.reshape(stop - start, recording.num_views, 4, 21, 2)
 
     def _set_title(self, view: int, missing_image: bool) -> None:
         recording = self.session.recording

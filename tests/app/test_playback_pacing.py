@@ -81,3 +81,28 @@ def test_overlays_reach_the_screen_with_their_images(main_window, video, qtbot):
     curve = window.views.skeleton_items[0][0]
     finite = np.isfinite(computed).all(1)
     assert len(curve.xData) > 0 and set(np.round(curve.xData, 6)) <= set(np.round(computed[finite, 0], 6))
+
+
+def test_overlay_pixels_computed_by_chunk_match_a_projection_of_the_frame(main_window):
+    """The views project a chunk of frames at once (``FrameChunks``); every frame, chunk edges
+    included, must land on the pixels a projection of that frame alone gives."""
+    from app.overlays import pixels_in_view
+    from app.session import FRAME_CHUNK, SAMPLE_RECORDING
+
+    window = main_window
+    assert window.open_recording(SAMPLE_RECORDING)
+    session, views = window.session, window.views
+    checked = 0
+    for frame in (1, FRAME_CHUNK - 1, FRAME_CHUNK, FRAME_CHUNK + 1, 150, session.num_frames - 1):
+        session.seek(frame)
+        cameras = session.recording.cameras(frame)
+        for hand in (0, 1):
+            landmarks = session.displayed_landmarks(hand)
+            for view in range(session.recording.num_views):
+                if landmarks is None or cameras is None:
+                    assert (view, hand) not in views.overlay_pixels
+                    continue
+                expected = pixels_in_view(cameras[view], torch.as_tensor(landmarks))
+                np.testing.assert_allclose(views.overlay_pixels[(view, hand)], expected, atol=1e-6)  # NaN where not visible
+                checked += 1
+    assert checked > 20
