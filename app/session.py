@@ -43,28 +43,29 @@ dominates), so playback pays it once per chunk and a seek once."""
 
 
 class FrameChunks:
-    """Values of a recording's frames computed ``FRAME_CHUNK`` frames at a time by ``compute(start,
-    stop)`` (an array whose first axis is the frame), the last few chunks kept. ``get(key, frame)``
+    """Values of a recording's frames computed ``size`` frames at a time by ``compute(start, stop)``
+    (an array whose first axis is the frame), the last few chunks kept. ``get(key, frame)``
     forgets everything when ``key`` (a tuple of the inputs, compared by identity) changes."""
 
-    def __init__(self, compute, keep: int = 4):
+    def __init__(self, compute, keep: int = 4, size: int = FRAME_CHUNK):
         self.compute = compute
         self.keep = keep
+        self.size = size
         self._key: tuple = ()
         self._chunks: dict[int, np.ndarray] = {}
 
     def get(self, key: tuple, frame: int, num_frames: int) -> np.ndarray:
         """The value of ``frame``."""
-        return self.chunk(key, frame, num_frames)[frame % FRAME_CHUNK]
+        return self.chunk(key, frame, num_frames)[frame % self.size]
 
     def chunk(self, key: tuple, frame: int, num_frames: int) -> np.ndarray:
-        """The values of the chunk that holds ``frame`` (frames from ``frame - frame % FRAME_CHUNK``)."""
+        """The values of the chunk that holds ``frame`` (frames from ``frame - frame % size``)."""
         if not _same_source(key, self._key):
             self._key, self._chunks = key, {}
-        start = frame - frame % FRAME_CHUNK
+        start = frame - frame % self.size
         chunk = self._chunks.pop(start, None)
         if chunk is None:
-            chunk = self.compute(start, min(start + FRAME_CHUNK, num_frames))
+            chunk = self.compute(start, min(start + self.size, num_frames))
             chunk.flags.writeable = False  # rows are handed out to several panels
         self._chunks[start] = chunk  # most recently used last
         while len(self._chunks) > self.keep:

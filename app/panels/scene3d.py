@@ -22,7 +22,7 @@ import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 from vispy import scene
 
-from app.session import Session
+from app.session import FrameChunks, Session
 from app.style import hand_rgba
 from app.visibility import ShownWatcher, on_screen
 from umetrack.crop import CROP_SIZE, CropCamera
@@ -37,6 +37,8 @@ PREDICTION_MESH_RGBA = (0.93, 0.93, 0.96, 0.45)
 """Predicted hands: translucent white (as the views draw predictions white), GT stays in the hand colour."""
 PREDICTION_SKELETON_RGBA = (1.0, 0.45, 0.8, 1.0)
 DEFAULT_CROP_DEPTH_M = 0.4
+MESH_CHUNK = 8
+"""Frames of hand meshes skinned in one batched call."""
 
 
 class SkinnedMesh:
@@ -47,10 +49,11 @@ class SkinnedMesh:
         self.visual = scene.visuals.Mesh(parent=parent, shading="smooth", color=color)
         self._topology_ready = False
 
-    def set_vertices(self, vertices: np.ndarray) -> None:
+    def set_vertices(self, vertices: np.ndarray, normals: np.ndarray | None = None) -> None:
+        """(V, 3) vertices; their unit normals (``unit_normals``) when already known."""
         vertices = np.ascontiguousarray(vertices, dtype=np.float32)
-        normals = vertex_normals(vertices[None], self.faces)[0]
-        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        if normals is None:
+            normals = unit_normals(vertices[None], self.faces)[0]
         vertex_buffer = getattr(self.visual, "_vertices", None)
         shading = getattr(self.visual, "shading_filter", None)
         normal_buffer = getattr(shading, "_normals", None)
@@ -68,6 +71,25 @@ class SkinnedMesh:
     def set_faces(self, faces: np.ndarray) -> None:
         self.faces = np.ascontiguousarray(faces, dtype=np.uint32)
         self._topology_ready = False
+
+
+def unit_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(N, V, 3) unit vertex normals of (N, V, 3) vertices."""
+    normals = vertex_normals(np.ascontiguousarray(vertices, dtype=np.float32), faces)
+    return normals / np.maximum(np.linalg.norm(normals, axis=-1, keepdims=True), 1e-12)
+
+
+def skinned_chunk(model, faces: np.ndarray, hand: int, angles: np.ndarray, wrists: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """(K, 2, V, 3) float32 [vertices, unit normals] of K poses of a hand in one batched FK call,
+    NaN where not ``present``."""
+    out = np.full((len(present), 2, model.mesh_vertices.shape[0], 3), np.nan, np.float32)
+    if present.any():
+        with torch.no_grad():
+            vertices = fk.mesh_vertices(model, torch.as_tensor(angles[present]).to(model.dtype),
+                                        torch.as_tensor(wrists[present]).to(model.dtype), hand).numpy()  # fmt: skip
+        out[present, 0] = vertices
+        out[present, 1] = unit_normals(vertices, faces)
+    return out
 
 
 def floor_grid_segments(height: float, half_size: float = 1.0, step: float = 0.1) -> np.ndarray:
@@ -255,6 +277,10 @@ class Scene3DPanel(QtWidgets.QWidget):
         self.crop_frusta_count = 0
         """Crop cameras drawn for the current frame (one pyramid each, in its hand's colour)."""
 
+        # Skinning scales with the vertices (unlike landmarks and projections, where per-call overhead
+        # dominates): short chunks keep a seek to a frame not cached cheap.
+        self._gt_meshes = FrameChunks(self._chunk_gt_meshes, size=MESH_CHUNK)
+        self._predicted_meshes = FrameChunks(self._chunk_predicted_meshes, size=MESH_CHUNK)
         self._pending: set[tuple] = set()
         """Parts of the scene not brought up to the session's state while the panel was off screen
         (a dock tabbed away or closed): ("pose", hand), ("cameras",), ("prediction",)."""
@@ -303,27 +329,53 @@ class Scene3DPanel(QtWidgets.QWidget):
 
     def posed_geometry(self, hand: int) -> tuple[np.ndarray, np.ndarray] | None:
         """(V, 3) skinned vertices and (21, 3) landmarks of a displayed hand (metres, world), or None."""
-        model = self.session.hand_model
-        pose = self.session.displayed_pose(hand)
+        return None if (geometry := self._posed(hand)) is None else geometry[:2]
+
+    def _posed(self, hand: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """``posed_geometry`` and the vertices' unit normals (None: not computed yet). A recording's
+        GT meshes are skinned ``MESH_CHUNK`` frames at a time (one batched FK call)."""
+        session = self.session
+        model = session.hand_model
+        pose = session.displayed_pose(hand)
         if pose is None:
             return None
+        # The session's landmarks of the same pose (FK once per frame, shared with the views).
+        landmarks = session.displayed_landmarks(hand)
+        if session.follows_recording:
+            key = (session.recording, model, self.meshes[0].faces, self.meshes[1].faces)
+            chunk = self._gt_meshes.get(key, session.playhead, session.num_frames)
+            return chunk[hand, 0], landmarks, chunk[hand, 1]
         with torch.no_grad():
             vertices = fk.mesh_vertices(model, pose.joint_angles.to(model.dtype), pose.T_world_from_wrist.to(model.dtype), hand).numpy()
-        # The session's landmarks of the same pose (FK once per frame, shared with the views).
-        return vertices, self.session.displayed_landmarks(hand)
+        return vertices, landmarks, None
+
+    def _chunk_gt_meshes(self, start: int, stop: int) -> np.ndarray:
+        """(K, 2 hands, 2, V, 3): [vertices, unit normals] of the GT hands of frames start..stop-1."""
+        gt, model = self.session.recording.gt, self.session.hand_model
+        return np.stack([skinned_chunk(model, self.meshes[hand].faces, hand, gt.joint_angles[start:stop, hand],
+                                       gt.T_world_from_wrist[start:stop, hand], gt.confidence[start:stop, hand] > 0)
+                         for hand in (0, 1)], axis=1)  # fmt: skip
+
+    def _chunk_predicted_meshes(self, start: int, stop: int) -> np.ndarray:
+        """(K, 2 hands, 2, V, 3): [vertices, unit normals] of the predicted hands of frames start..stop-1."""
+        tracking, model = self.session.tracking, self.session.hand_model
+        angles, wrists = tracking.joint_angles[start:stop], tracking.T_world_from_wrist[start:stop]
+        present = np.isfinite(tracking.landmarks[start:stop]).all((-1, -2)) & np.isfinite(angles).all(-1) & np.isfinite(wrists).all((-1, -2))
+        return np.stack([skinned_chunk(model, self.prediction_meshes[hand].faces, hand, angles[:, hand], wrists[:, hand], present[:, hand])
+                         for hand in (0, 1)], axis=1)  # fmt: skip
 
     def _on_pose_changed(self, hand: int) -> None:
         if self._deferred(("pose", hand)):
             return
-        geometry = self.posed_geometry(hand)
+        geometry = self._posed(hand)
         present = geometry is not None
         self.meshes[hand].visual.visible = present and self.session.visible_layers["mesh"]
         self.skeletons[hand].visible = present and self.session.visible_layers["skeleton"]
         if not present:
             self.canvas.update()
             return
-        vertices, landmarks = geometry
-        self.meshes[hand].set_vertices(vertices)
+        vertices, landmarks, normals = geometry
+        self.meshes[hand].set_vertices(vertices, normals)
         self.skeletons[hand].set_data(pos=landmarks[self._bones].reshape(-1, 3).astype(np.float32), connect="segments")
 
     def _on_hand_model_changed(self, _model) -> None:
@@ -336,17 +388,21 @@ class Scene3DPanel(QtWidgets.QWidget):
     def predicted_geometry(self, hand: int) -> tuple[np.ndarray | None, np.ndarray] | None:
         """(V, 3) skinned vertices (None when the results carry no poses) and (21, 3) landmarks of the
         tracker's prediction for a hand at the playhead, or None where it has none."""
+        geometry = self._predicted(hand)
+        return None if geometry is None else geometry[:2]
+
+    def _predicted(self, hand: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None] | None:
+        """``predicted_geometry`` and the vertices' unit normals (skinned ``MESH_CHUNK`` frames at a time)."""
         tracking, frame = self.session.tracking, self.session.playhead
         if tracking is None or frame >= tracking.num_frames or not np.isfinite(tracking.landmarks[frame, hand]).all():
             return None
-        vertices = None
+        vertices = normals = None
         if tracking.joint_angles is not None and np.isfinite(tracking.joint_angles[frame, hand]).all():
-            model = self.session.hand_model
-            with torch.no_grad():
-                angles = torch.as_tensor(tracking.joint_angles[frame, hand], dtype=model.dtype)
-                wrist = torch.as_tensor(tracking.T_world_from_wrist[frame, hand], dtype=model.dtype)
-                vertices = fk.mesh_vertices(model, angles, wrist, hand).numpy()
-        return vertices, tracking.landmarks[frame, hand].astype(np.float32)
+            key = (tracking, self.session.hand_model, self.prediction_meshes[0].faces, self.prediction_meshes[1].faces)
+            chunk = self._predicted_meshes.get(key, frame, tracking.num_frames)[hand]
+            if np.isfinite(chunk[0]).all():
+                vertices, normals = chunk
+        return vertices, tracking.landmarks[frame, hand].astype(np.float32), normals
 
     def _update_prediction(self) -> None:
         """Predicted meshes and skeletons, and the crop cameras of the playhead's frame."""
@@ -354,10 +410,10 @@ class Scene3DPanel(QtWidgets.QWidget):
             return
         show = self.session.visible_layers["prediction"]
         for hand in (0, 1):
-            geometry = self.predicted_geometry(hand) if show else None
-            vertices, landmarks = geometry if geometry is not None else (None, None)
+            geometry = self._predicted(hand) if show else None
+            vertices, landmarks, normals = geometry if geometry is not None else (None, None, None)
             if vertices is not None:
-                self.prediction_meshes[hand].set_vertices(vertices)
+                self.prediction_meshes[hand].set_vertices(vertices, normals)
             if landmarks is not None:
                 self.prediction_skeletons[hand].set_data(pos=landmarks[self._bones].reshape(-1, 3), connect="segments")
             self.prediction_meshes[hand].visual.visible = vertices is not None

@@ -62,3 +62,29 @@ def test_a_hidden_panel_does_no_work_and_catches_up_when_shown(main_window, qtbo
     np.testing.assert_allclose(panel.skeletons[0]._pos, landmarks[panel._bones].reshape(-1, 3), atol=1e-6)
     cameras = window.session.recording.cameras(150)
     np.testing.assert_allclose(panel.cameras_visual._pos[0], cameras[0].T_world_from_camera[:3, 3].numpy(), atol=1e-6)
+
+
+def test_meshes_skinned_by_chunk_match_fk_of_the_frame(main_window):
+    """GT meshes are skinned FRAME_CHUNK frames at a time; each frame's vertices and normals must be
+    those of FK of that frame alone."""
+    import torch
+
+    from app.panels.scene3d import unit_normals
+    from app.session import FRAME_CHUNK
+    from umetrack.hand import fk
+
+    window = main_window
+    assert window.open_recording(SAMPLE_RECORDING)
+    panel, session = window.scene3d, window.session
+    model = session.hand_model
+    for frame in (FRAME_CHUNK - 1, FRAME_CHUNK, 150):
+        session.seek(frame)
+        for hand in (0, 1):
+            pose = session.displayed_pose(hand)
+            if pose is None:
+                continue
+            with torch.no_grad():
+                expected = fk.mesh_vertices(model, pose.joint_angles.to(model.dtype), pose.T_world_from_wrist.to(model.dtype), hand).numpy()
+            vertices, _landmarks, normals = panel._posed(hand)
+            np.testing.assert_allclose(vertices, expected, atol=1e-6)
+            np.testing.assert_allclose(normals, unit_normals(expected[None], panel.meshes[hand].faces)[0], atol=1e-4)
