@@ -70,6 +70,8 @@ class JointErrorsPanel(QtWidgets.QWidget):
         """(N, 2, 21) mm of the session's recording and tracking, once computed."""
         self.shown_errors = np.full((2, len(LANDMARK_NAMES)), np.nan)
         """(2, 21) mm at the playhead, as the diagram and the table show them."""
+        self._styles: dict[int, tuple[list, list]] = {}
+        """hand -> (brushes, pens) last given to its dots (shared brush and pen objects)."""
         self.computation = BackgroundComputation(self)
         self.computation.computed.connect(self._on_computed)
         self.computation.failed.connect(self._on_failed)
@@ -174,6 +176,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
             segments = points[bones].reshape(-1, 2)
             self.bones[hand].setData(segments[:, 0], segments[:, 1])
             self.dots[hand].setData(pos=points, data=np.arange(len(LANDMARK_NAMES)))
+            self._styles.pop(hand, None)  # new spots: style them again
             self.diagrams[hand].autoRange(padding=0.08)
         self._refresh()
 
@@ -194,8 +197,11 @@ class JointErrorsPanel(QtWidgets.QWidget):
             brushes = [error_brush(v) for v in values]
             selected = hand == self.session.selected_hand and self.session.selected_joint is not None
             pens = [SELECTED_PEN if selected and j == self.session.selected_joint else DOT_PEN for j in range(len(values))]
-            self.dots[hand].setBrush(brushes)
-            self.dots[hand].setPen(pens)
+            # Each set re-renders the dots' symbols: only when a colour step or the selection changed.
+            if self._styles.get(hand) != (brushes, pens):
+                self.dots[hand].setBrush(brushes)
+                self.dots[hand].setPen(pens)
+                self._styles[hand] = (brushes, pens)
             status = ""
             if tracking is not None and frame < tracking.num_frames and np.isnan(values).all():
                 status = f": {tracking.reason(frame, hand).value}" if self.errors is not None else ""
