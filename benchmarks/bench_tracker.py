@@ -3,7 +3,8 @@
 The workload the issue names: 2 hands, 2 views each, detector not run (oracle crop placement from
 the bundled sample's ground truth, which costs the same as placing crops from the previous
 prediction). Frames are decoded before timing. For each encoder ("released" layout and the CPU
-"light" variant) and precision (fp32 eager; bf16 autocast + channels_last) it prints the median
+"light" variant) and precision (fp32 eager; fp32-folded: ``TrackerOptions(fold_batchnorm=True)``,
+BatchNorm folded into the convolutions + channels_last; bf16 autocast + channels_last) it prints the median
 and p95 of total ms/frame and the median of each stage:
 
 * crop: skinning the crop pose, view selection, crop cameras, and warp (resampling 4 crops);
@@ -14,7 +15,7 @@ Weights: resources/weights/umetrack_light.pt for the light encoder when present 
 fast path is reported by ``umetrack eval --precision bf16``); otherwise random initialisation,
 which costs the same. Timings on a shared machine vary with its load: compare rows of one run.
 
-Run: python benchmarks/bench_tracker.py [--frames 120] [--threads N]
+Run: python benchmarks/bench_tracker.py [--frames 120] [--threads N] [--encoders light] [--precisions fp32]
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--encoders", nargs="+", default=["released", "light"], choices=["released", "light"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "fp32-folded", "bf16"], choices=["fp32", "fp32-folded", "bf16"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -56,14 +59,16 @@ def main() -> None:
     print(f"{len(frames)} frames of {SAMPLE.name} with both hands, {args.threads} torch threads, CPU: {_cpu_name()}")
 
     rows = []
-    for encoder in ("released", "light"):
-        for precision in ("fp32", "bf16"):
+    for encoder in args.encoders:
+        for precision in args.precisions:
             if encoder == "light" and SHIPPED_LIGHT.exists():
                 net, _ = load_trained_network(SHIPPED_LIGHT)
             else:
                 torch.manual_seed(0)
                 net = make_network(encoder).eval()
-            tracker = Tracker(net, hand_model, TrackerOptions(crops="oracle", precision=precision), camera_angles_deg=recording.camera_angles_deg)
+            folded = {"fold_batchnorm": True} if precision.endswith("-folded") else {}  # (runs against older trees too)
+            options = TrackerOptions(crops="oracle", precision=precision.split("-")[0], **folded)
+            tracker = Tracker(net, hand_model, options, camera_angles_deg=recording.camera_angles_deg)
             views_used, timings = [], []
             for repeat in range(2):  # the first pass warms up allocators and oneDNN kernels
                 tracker.reset()
@@ -76,13 +81,13 @@ def main() -> None:
             stage = {k: float(np.median([t.get(k, 0.0) for t in timings])) for k in ("crop_ms", "warp_ms", "network_ms", "fk_ms")}
             rows.append((encoder, precision, float(np.median(total)), float(np.percentile(total, 95)), stage, float(np.mean(views_used))))
 
-    print(f"{'encoder':9s} {'precision':9s} {'median':>7s} {'p95':>7s} {'crop':>6s} {'(warp)':>7s} {'network':>8s} {'fk':>6s}  crops/frame  vs target {TARGET_MS:.0f} ms")
+    print(f"{'encoder':9s} {'precision':11s} {'median':>7s} {'p95':>7s} {'crop':>6s} {'(warp)':>7s} {'network':>8s} {'fk':>6s}  crops/frame  vs target {TARGET_MS:.0f} ms")
     for encoder, precision, median, p95, stage, crops in rows:
-        print(f"{encoder:9s} {precision:9s} {median:7.2f} {p95:7.2f} {stage['crop_ms']:6.2f} {stage['warp_ms']:7.2f} "
+        print(f"{encoder:9s} {precision:11s} {median:7.2f} {p95:7.2f} {stage['crop_ms']:6.2f} {stage['warp_ms']:7.2f} "
               f"{stage['network_ms']:8.2f} {stage['fk_ms']:6.2f}  {crops:11.2f}  {median / TARGET_MS:5.2f}x")  # fmt: skip
-    baseline = rows[0][2]
+    base_encoder, base_precision, baseline = rows[0][:3]
     for encoder, precision, median, *_ in rows[1:]:
-        print(f"speed-up of {encoder}/{precision} over released/fp32: {baseline / median:.2f}x")
+        print(f"speed-up of {encoder}/{precision} over {base_encoder}/{base_precision}: {baseline / median:.2f}x")
 
 
 def _cpu_name() -> str:

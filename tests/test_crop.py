@@ -10,9 +10,12 @@ from umetrack.crop import (
     crop_pixels_to_source,
     crop_points,
     make_crop_camera,
+    make_crop_cameras,
     source_pixels_to_crop,
     warp_image,
+    warp_image_batch,
     warp_maps,
+    warp_maps_batch,
 )
 from umetrack.errors import CropError
 from umetrack.geometry import axis_angle_to_matrix, make_transform
@@ -141,3 +144,52 @@ def test_interpolated_sampling_maps_match_dense_projection(hand_model):
     dense = crop_pixels_to_source(crop, camera, crop_pixel_grid(CROP_SIZE)).reshape(CROP_SIZE, CROP_SIZE, 2).numpy()
     assert map_x.dtype == np.float32 and map_x.shape == (CROP_SIZE, CROP_SIZE)
     assert np.abs(map_x - dense[..., 0]).max() < 0.01 and np.abs(map_y - dense[..., 1]).max() < 0.01
+
+
+def test_batched_crop_cameras_and_maps_equal_the_single_crop_functions(hand_model):
+    """make_crop_cameras / warp_maps_batch over (hand, view) pairs in different cameras (one of them a
+    crop that leaves the lens, so it is computed densely) give what the per-crop functions give."""
+    pinhole = CameraModel("pinhole", 636, 480, 238.0, 238.0, 317.5, 239.5)
+    cameras = [_source_camera(), _source_camera(rotvec=(-0.1, 0.4, 0.0), position=(-0.05, 0.0, 0.0))]
+    cameras.append(Camera(pinhole, cameras[0].T_world_from_camera))  # another kind, and a hand across its image plane
+    pairs = [(0, 0, (0.08, 0.05, 0.35), 0.0), (1, 1, (0.0, -0.05, 0.3), 90.0), (1, 2, (0.3, 0.0, 0.0), -45.0)]
+    Ts, points, hands, rolls, singles, sources = [], [], [], [], [], []
+    for hand, view, offset, roll in pairs:
+        model, angles, wrist = _hand_in_view(hand_model, cameras[view], hand, offset)
+        region = crop_points(model, angles, wrist, hand)
+        singles.append(make_crop_camera(cameras[view].T_world_from_camera, region, hand, roll))
+        Ts.append(cameras[view].T_world_from_camera)
+        points.append(region)
+        hands.append(hand)
+        rolls.append(roll)
+        sources.append(cameras[view])
+    crops, ok = make_crop_cameras(torch.stack(Ts), torch.stack(points), torch.tensor(hands), torch.tensor(rolls, dtype=torch.float64))
+    assert ok.all()
+    for crop, single in zip(crops, singles):
+        assert crop.hand_index == single.hand_index
+        torch.testing.assert_close(crop.T_crop_from_world, single.T_crop_from_world, rtol=0, atol=1e-12)
+        torch.testing.assert_close(crop.focal, single.focal, rtol=0, atol=1e-9)
+    map_x, map_y = warp_maps_batch(crops, sources)
+    assert map_x.shape == (3, CROP_SIZE, CROP_SIZE) and map_x.flags.c_contiguous
+    for k, (crop, source) in enumerate(zip(singles, sources)):
+        single_x, single_y = warp_maps(crop, source)
+        assert np.abs(map_x[k] - single_x).max() < 1e-3 and np.abs(map_y[k] - single_y).max() < 1e-3
+    assert (map_x[2] == -1).any()  # the crop that leaves the pinhole's half-space kept its dense "outside" marker
+    image = np.random.default_rng(0).integers(0, 256, (480, 636), dtype=np.uint8)
+    for crop_image, crop, source in zip(warp_image_batch([image] * 3, crops, sources), singles, sources):
+        assert np.abs(crop_image.astype(int) - warp_image(image, crop, source).astype(int)).max() <= 1
+
+
+def test_batched_crop_cameras_report_failures_per_pair(hand_model):
+    camera = _source_camera(rotvec=(0.0, 0.0, 0.0), position=(0.0, 0.0, 0.0))
+    good = crop_points(*_hand_in_view(hand_model, camera, 0), 0)
+    behind = crop_points(*_hand_in_view(hand_model, camera, 0, offset=(0.0, 0.0, 0.05)), 0)
+    T = camera.T_world_from_camera.expand(2, 4, 4)
+    crops, ok = make_crop_cameras(T, torch.stack([good, behind]), torch.tensor([0, 0]), torch.zeros(2, dtype=torch.float64))
+    assert ok.tolist() == [True, False] and crops[0] is not None and crops[1] is None
+
+
+def test_empty_batches_warp_nothing():
+    map_x, map_y = warp_maps_batch([], [])
+    assert map_x.shape == map_y.shape == (0, CROP_SIZE, CROP_SIZE)
+    assert warp_image_batch([], [], []) == []

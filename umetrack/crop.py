@@ -22,6 +22,7 @@ z < 1e-4 m (0.1 mm), which is the same failure (a point at or behind the camera)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -90,12 +91,17 @@ class CropCamera:
 
 
 def crop_points(
-    model: HandModel, joint_angles: torch.Tensor, T_world_from_wrist: torch.Tensor, hand_index: int, num_points: int = 63
+    model: HandModel,
+    joint_angles: torch.Tensor,
+    T_world_from_wrist: torch.Tensor,
+    hand_index: int | torch.Tensor,
+    num_points: int = 63,
 ) -> torch.Tensor:
     """The points a crop must contain: landmarks of the pose, the neutral pose and the open hand.
 
     Args:
         joint_angles: (..., 22) radians. T_world_from_wrist: (..., 4, 4) in the hand's own convention.
+        hand_index: 0 left, 1 right; an int or a (...,) tensor (both hands in one call).
         num_points: 21, 42 or 63 (the official tracker uses 63).
     Returns:
         (..., num_points, 3) world, metres.
@@ -105,6 +111,8 @@ def crop_points(
     angles = joint_angles[..., :20]
     neutral = model.neutral_angles[:20].to(angles).expand_as(angles)
     poses = torch.stack([angles, neutral, torch.zeros_like(angles)], dim=-2)[..., : num_points // 21, :]
+    if isinstance(hand_index, torch.Tensor):
+        hand_index = hand_index[..., None]  # against the (..., 3 poses) batch
     points = landmarks(model, poses, T_world_from_wrist[..., None, :, :], hand_index)
     return points.flatten(-3, -2)
 
@@ -152,6 +160,54 @@ def make_crop_camera(
         CropError: a crop point lies at or behind the crop camera, or the focal length would fall
             below 5 px (hand too close / too wide for a pinhole crop).
     """
+    T_crop_from_world, focal, min_depth = _crop_geometry(
+        T_world_from_source, points_world, hand_index == RIGHT, camera_angle_deg, size, hand_ratio
+    )
+    if (min_depth < MIN_DEPTH_M).any():
+        raise CropError(f"a crop point lies at or behind the camera (depth {min_depth.min().item():.4g} m)")
+    if (focal < MIN_FOCAL_PX).any():
+        raise CropError(f"crop focal length {focal.min().item():.3g} px < {MIN_FOCAL_PX} px (hand spans too wide a view)")
+    return CropCamera(T_crop_from_world=T_crop_from_world, focal=focal, size=size, hand_index=hand_index)
+
+
+def make_crop_cameras(
+    T_world_from_source: torch.Tensor,
+    points_world: torch.Tensor,
+    hand_index: torch.Tensor,
+    camera_angle_deg: torch.Tensor,
+    size: int = CROP_SIZE,
+    hand_ratio: float = HAND_RATIO_IN_CROP,
+) -> tuple[list[CropCamera | None], torch.Tensor]:
+    """``make_crop_camera`` for K (hand, view) pairs at once, reporting failures instead of raising.
+
+    Args:
+        T_world_from_source: (K, 4, 4). points_world: (K, P, 3). hand_index: (K,) 0/1.
+        camera_angle_deg: (K,) degrees.
+    Returns:
+        the K unbatched crop cameras (None where ``make_crop_camera`` would raise ``CropError``) and
+        ok (K,) bool.
+    """
+    T_crop_from_world, focal, min_depth = _crop_geometry(
+        T_world_from_source, points_world, hand_index == RIGHT, camera_angle_deg, size, hand_ratio
+    )
+    ok = (min_depth >= MIN_DEPTH_M) & (focal >= MIN_FOCAL_PX)
+    crops = [
+        CropCamera(T_crop_from_world[k], focal[k], size, int(h)) if good else None
+        for k, (h, good) in enumerate(zip(hand_index.tolist(), ok.tolist()))
+    ]
+    return crops, ok
+
+
+def _crop_geometry(
+    T_world_from_source: torch.Tensor,
+    points_world: torch.Tensor,
+    mirror: bool | torch.Tensor,
+    camera_angle_deg: float | torch.Tensor,
+    size: int,
+    hand_ratio: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """T_crop_from_world (..., 4, 4), focal (...,) and the nearest crop point's depth (...,) of the
+    crop cameras (perspective_crop.md §2-3), unchecked; ``mirror`` (bool or (...,)) mirrors right hands."""
     dtype = points_world.dtype
     T_world_from_source = T_world_from_source.to(dtype)
     center = 0.5 * (points_world.amin(-2) + points_world.amax(-2))
@@ -162,19 +218,18 @@ def make_crop_camera(
     roll = torch.as_tensor(camera_angle_deg, dtype=dtype).expand(direction.shape[:-1])
     rotation = R_source @ _minimal_rotation_from_z(direction) @ _rotation_z(roll)
     T_crop_from_world = invert_rigid(make_transform(rotation, t_source))
-    if hand_index == RIGHT:
+    if isinstance(mirror, torch.Tensor):
+        mirrored = torch.tensor(_MIRROR_X, dtype=dtype)[:, None] * T_crop_from_world
+        T_crop_from_world = torch.where(mirror[..., None, None], mirrored, T_crop_from_world)
+    elif mirror:
         T_crop_from_world = torch.tensor(_MIRROR_X, dtype=dtype)[:, None] * T_crop_from_world
 
     eye = transform_points(T_crop_from_world, points_world)
     min_depth = eye[..., 2].amin(-1)
-    if (min_depth < MIN_DEPTH_M).any():
-        raise CropError(f"a crop point lies at or behind the camera (depth {min_depth.min().item():.4g} m)")
     normalized = eye[..., :2] / eye[..., 2:3]
     extent = normalized.abs().amax((-1, -2))
     focal = (size - 1) / 2.0 / extent * hand_ratio
-    if (focal < MIN_FOCAL_PX).any():
-        raise CropError(f"crop focal length {focal.min().item():.3g} px < {MIN_FOCAL_PX} px (hand spans too wide a view)")
-    return CropCamera(T_crop_from_world=T_crop_from_world, focal=focal, size=size, hand_index=hand_index)
+    return T_crop_from_world, focal, min_depth
 
 
 def crop_pixels_to_source(crop: CropCamera, source: Camera, pixels: torch.Tensor) -> torch.Tensor:
@@ -185,7 +240,9 @@ def crop_pixels_to_source(crop: CropCamera, source: Camera, pixels: torch.Tensor
     to (-1, -1), i.e. outside the image, like the released code.
 
     Args:
-        pixels: (..., N, 2) crop pixels. Returns: (..., N, 2) source pixels.
+        crop: one crop, or K crops (T_crop_from_world (K, 4, 4), focal (K,)).
+        source: one camera, or ``Camera.stack`` of K cameras (crop k in camera k).
+        pixels: (..., N, 2) crop pixels. Returns: (..., N, 2) source pixels ((K, N, 2) for K crops).
     """
     rays = crop.unproject(pixels.to(crop.focal.dtype))
     T_source_from_crop = source.T_camera_from_world.to(rays.dtype) @ crop.T_world_from_crop
@@ -240,20 +297,46 @@ def _interpolation_matrix(size: int, step: int) -> np.ndarray | None:
 
 def warp_maps(crop: CropCamera, source: Camera) -> tuple[np.ndarray, np.ndarray]:
     """OpenCV remap maps (map_x, map_y), each (size, size) float32, for an unbatched crop."""
+    map_x, map_y = warp_maps_batch([crop], [source])
+    return map_x[0], map_y[0]
+
+
+def warp_maps_batch(crops: Sequence[CropCamera], sources: Sequence[Camera]) -> tuple[np.ndarray, np.ndarray]:
+    """``warp_maps`` of K unbatched crops, crop k sampling ``sources[k]``, in one projection.
+
+    Args:
+        crops: K crop cameras of one size. sources: K unbatched cameras.
+    Returns:
+        (map_x, map_y), each (K, size, size) float32, C-contiguous (K = 0 gives (0, 96, 96)).
+    """
+    if not crops:
+        empty = np.empty((0, CROP_SIZE, CROP_SIZE), np.float32)
+        return empty, empty.copy()
+    size = crops[0].size
+    if any(c.size != size for c in crops) or len(crops) != len(sources):
+        raise ValueError("warp_maps_batch needs one source per crop and crops of one size")
     dtype = torch.float32
-    crop32 = CropCamera(crop.T_crop_from_world.to(dtype), crop.focal.to(dtype), crop.size, crop.hand_index)
-    interpolate = _interpolation_matrix(crop.size, MAP_GRID_STEP)
+    T_crop_from_world = torch.stack([c.T_crop_from_world.to(dtype) for c in crops])
+    focal = torch.stack([c.focal.to(dtype) for c in crops])
+    stacked_crop = CropCamera(T_crop_from_world, focal, size)
+    stacked_source = Camera.stack(sources)
+    maps = np.empty((len(crops), size, size, 2), np.float32)
+    dense = list(range(len(crops)))
+    interpolate = _interpolation_matrix(size, MAP_GRID_STEP)
     if interpolate is not None:
         coarse_size = interpolate.shape[1]
-        coarse = crop_pixels_to_source(crop32, source, crop_pixel_grid(coarse_size, dtype) * MAP_GRID_STEP)
-        coarse = coarse.reshape(coarse_size, coarse_size, 2).numpy()
+        coarse = crop_pixels_to_source(stacked_crop, stacked_source, crop_pixel_grid(coarse_size, dtype) * MAP_GRID_STEP)
+        coarse = coarse.reshape(len(crops), coarse_size, coarse_size, 2).numpy()
         # Where a coarse sample leaves the lens (marked -1), interpolation would smear the marker
         # into valid pixels: compute those crops densely instead.
-        if not (coarse == -1.0).all(-1).any():
-            return tuple(np.ascontiguousarray(interpolate @ coarse[..., k] @ interpolate.T) for k in (0, 1))
-    uv = crop_pixels_to_source(crop32, source, crop_pixel_grid(crop.size, dtype))
-    uv = uv.reshape(crop.size, crop.size, 2).numpy()
-    return np.ascontiguousarray(uv[..., 0]), np.ascontiguousarray(uv[..., 1])
+        dense = np.flatnonzero((coarse == -1.0).all(-1).any((-1, -2))).tolist()
+        for k in (0, 1):
+            maps[..., k] = interpolate @ coarse[..., k] @ interpolate.T
+    if dense:
+        crop_dense = CropCamera(T_crop_from_world[dense], focal[dense], size)
+        uv = crop_pixels_to_source(crop_dense, Camera.stack([sources[k] for k in dense]), crop_pixel_grid(size, dtype))
+        maps[dense] = uv.reshape(len(dense), size, size, 2).numpy()
+    return np.ascontiguousarray(maps[..., 0]), np.ascontiguousarray(maps[..., 1])
 
 
 def warp_image(image: np.ndarray, crop: CropCamera, source: Camera) -> np.ndarray:
@@ -264,8 +347,22 @@ def warp_image(image: np.ndarray, crop: CropCamera, source: Camera) -> np.ndarra
     Returns:
         (size, size[, C]) same dtype. The network input is this / 255 (no mean/std normalisation).
     """
-    map_x, map_y = warp_maps(crop, source)
-    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return warp_image_batch([image], [crop], [source])[0]
+
+
+def warp_image_batch(images: Sequence[np.ndarray], crops: Sequence[CropCamera], sources: Sequence[Camera]) -> list[np.ndarray]:
+    """``warp_image`` of K (image, crop, source) triples; the sampling maps come from one ``warp_maps_batch``.
+
+    Args:
+        images: K (H, W[, C]) uint8 source views (crop k samples ``images[k]`` seen by ``sources[k]``).
+    Returns:
+        K (size, size[, C]) crops.
+    """
+    map_x, map_y = warp_maps_batch(crops, sources)
+    return [
+        cv2.remap(image, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        for image, mx, my in zip(images, map_x, map_y)
+    ]
 
 
 __all__ = [
@@ -274,9 +371,12 @@ __all__ = [
     "CropCamera",
     "crop_points",
     "make_crop_camera",
+    "make_crop_cameras",
     "crop_pixels_to_source",
     "source_pixels_to_crop",
     "crop_pixel_grid",
     "warp_maps",
+    "warp_maps_batch",
     "warp_image",
+    "warp_image_batch",
 ]

@@ -23,6 +23,7 @@ from umetrack.camera.models import (
     MIN_DEPTH_M,
     Camera,
     CameraModel,
+    CameraModelStack,
     DeviceCamera,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "AriaOnlineCalibration",
     "Camera",
     "CameraModel",
+    "CameraModelStack",
     "DeviceCamera",
     "aria_calibration_from_dict",
     "camera_model_from_projection_params",

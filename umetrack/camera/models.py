@@ -49,9 +49,10 @@ Formulas (q = (xd, yd) from normalised p = (x, y)):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -196,32 +197,7 @@ class CameraModel:
                 from the axis (so points behind the camera are valid when the lens model reaches
                 them; straight behind never is). Image bounds are NOT tested (see ``in_image``).
         """
-        points = _as_float_tensor(points_eye)
-        x, y, z = points.unbind(-1)
-        r2 = x * x + y * y
-        if self.is_fisheye:
-            taylor = (z > 0) & (r2 < (_TAYLOR_RATIO * z) ** 2)
-            general = (r2 > 0) & ~taylor
-            # Each branch sees only inputs it is defined for, so unused branches carry no inf/NaN
-            # into the gradient of torch.where.
-            r = torch.sqrt(torch.where(general, r2, torch.ones_like(r2)))
-            scale_general = torch.atan2(r, z) / r.clamp_min(_ARCTAN_GUARD)
-            z_taylor = torch.where(taylor, z, torch.ones_like(z))
-            scale_taylor = (1.0 - r2 / (3.0 * z_taylor * z_taylor)) / z_taylor
-            # r == 0 off the forward axis (eye centre or straight behind): the guarded formula gives
-            # (0, 0) in float64 but 0 * inf = NaN in float32 (pi / 2^-128 overflows), so set 0 directly.
-            scale = torch.where(taylor, scale_taylor, torch.where(general, scale_general, torch.zeros_like(r2)))
-            normalised = torch.stack([x * scale, y * scale], -1)
-            theta = torch.atan2(torch.sqrt(r2.detach()), z.detach())
-            valid = (r2 + z * z > 0) & (theta < self.max_angle)
-        else:
-            valid = z > MIN_DEPTH_M
-            z_safe = torch.where(valid, z, torch.ones_like(z))
-            normalised = torch.stack([x / z_safe, y / z_safe], -1)
-            if self.max_angle < math.pi / 2:
-                valid = valid & (r2.detach() < (math.tan(self.max_angle) * z.detach()) ** 2)
-        distorted = self._distort(normalised)
-        return self._to_pixels(distorted), valid
+        return _project(self, _as_float_tensor(points_eye))
 
     def unproject(self, pixels: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Pixels to unit rays in the eye frame.
@@ -273,9 +249,7 @@ class CameraModel:
         Args:
             pixels: (..., 2). Returns: (...,) bool.
         """
-        pixels = _as_float_tensor(pixels)
-        u, v = pixels.unbind(-1)
-        return (u >= 0) & (u <= self.width - 1) & (v >= 0) & (v <= self.height - 1)
+        return _in_image(self, _as_float_tensor(pixels))
 
     # ----------------------------------------------------------------------------------------
     # Derived models
@@ -305,66 +279,11 @@ class CameraModel:
     # ----------------------------------------------------------------------------------------
     # Internals
 
-    def _to_pixels(self, distorted: torch.Tensor) -> torch.Tensor:
-        x, y = distorted.unbind(-1)
-        return torch.stack([self.fx * x + self.cx, self.fy * y + self.cy], -1)
-
     def _radial(self, rho2: torch.Tensor | np.ndarray):
-        """Radial factor of the distortion as a function of the squared normalised radius."""
-        c = self.distortion
-        if self.kind in ("opencv", "rational"):
-            radial = 1 + rho2 * (c[0] + rho2 * (c[1] + rho2 * c[2]))
-            if self.kind == "rational":
-                radial = radial / (1 + rho2 * (c[5] + rho2 * (c[6] + rho2 * c[7])))
-            return radial
-        if self.kind == "fisheye62":
-            k = (c[0], c[1], c[2], c[3], c[6], c[7])
-        elif self.kind == "fisheye624":
-            k = c[:6]
-        else:  # oculus_fisheye
-            k = c[:4]
-        radial = 0.0
-        for coefficient in reversed(k):
-            radial = (radial + coefficient) * rho2
-        return 1 + radial
+        return _radial(self, rho2)
 
     def _distort(self, p: torch.Tensor) -> torch.Tensor:
-        """Normalised (..., 2) -> distorted normalised (..., 2), cameras.md §3 and §8."""
-        if self.kind == "pinhole":
-            return p
-        c = self.distortion
-        x, y = p.unbind(-1)
-        if self.kind in ("opencv", "rational"):
-            # Standard OpenCV form: radius of the undistorted point, x gets 2 p1 x y + p2 (r^2 + 2 x^2).
-            p1, p2 = c[3], c[4]
-            r2 = x * x + y * y
-            radial = self._radial(r2)
-            xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-            yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-            return torch.stack([xd, yd], -1)
-        rho2 = x * x + y * y
-        if self.kind != "oculus_fisheye":
-            rho2 = rho2.clamp(max=math.pi**2)  # UmeTrack and the toolkit clamp; the toolkit's OVR44 does not
-        radial = self._radial(rho2)
-        xr, yr = x * radial, y * radial
-        s2 = xr * xr + yr * yr  # from the radially distorted point (cameras.md §3 step 3)
-        if self.kind == "oculus_fisheye":
-            # hand_tracking_toolkit OVR44Distortion: OpenCV-ordered tangential terms scaled by
-            # (1 + p3 s^2 + p4 s^4); note p1/p2 swap roles relative to fisheye62/624.
-            p1, p2, p3, p4 = c[4:8]
-            factor = 1 + s2 * (p3 + s2 * p4)
-            xd = xr + (2 * p1 * xr * yr + p2 * (s2 + 2 * xr * xr)) * factor
-            yd = yr + (2 * p2 * xr * yr + p1 * (s2 + 2 * yr * yr)) * factor
-            return torch.stack([xd, yd], -1)
-        p1, p2 = (c[4], c[5]) if self.kind == "fisheye62" else (c[6], c[7])
-        xd = xr + 2 * p2 * xr * yr + p1 * (s2 + 2 * xr * xr)
-        yd = yr + 2 * p1 * xr * yr + p2 * (s2 + 2 * yr * yr)
-        if self.kind == "fisheye624":
-            s1, s2c, s3, s4 = c[8:12]
-            s4_ = s2 * s2
-            xd = xd + s1 * s2 + s2c * s4_
-            yd = yd + s3 * s2 + s4 * s4_
-        return torch.stack([xd, yd], -1)
+        return _distort(self, p)
 
     def _radial_limit(self) -> float:
         """``max_angle``: first angle where the distorted radius stops increasing (float64 search)."""
@@ -437,6 +356,111 @@ class CameraModel:
         return solution.reshape(*shape, 2), valid.reshape(shape)
 
 
+def _project(lens, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``CameraModel.project`` of (..., 3) eye points with the numbers of ``lens`` (a ``CameraModel``, or a
+    ``_StackedLens`` whose tensors broadcast against the points' leading dimensions)."""
+    x, y, z = points.unbind(-1)
+    r2 = x * x + y * y
+    if lens.is_fisheye:
+        taylor = (z > 0) & (r2 < (_TAYLOR_RATIO * z) ** 2)
+        general = (r2 > 0) & ~taylor
+        # Each branch sees only inputs it is defined for, so unused branches carry no inf/NaN
+        # into the gradient of torch.where.
+        r = torch.sqrt(torch.where(general, r2, torch.ones_like(r2)))
+        scale_general = torch.atan2(r, z) / r.clamp_min(_ARCTAN_GUARD)
+        z_taylor = torch.where(taylor, z, torch.ones_like(z))
+        scale_taylor = (1.0 - r2 / (3.0 * z_taylor * z_taylor)) / z_taylor
+        # r == 0 off the forward axis (eye centre or straight behind): the guarded formula gives
+        # (0, 0) in float64 but 0 * inf = NaN in float32 (pi / 2^-128 overflows), so set 0 directly.
+        scale = torch.where(taylor, scale_taylor, torch.where(general, scale_general, torch.zeros_like(r2)))
+        normalised = torch.stack([x * scale, y * scale], -1)
+        theta = torch.atan2(torch.sqrt(r2.detach()), z.detach())
+        valid = (r2 + z * z > 0) & (theta < lens.max_angle)
+    else:
+        valid = z > MIN_DEPTH_M
+        z_safe = torch.where(valid, z, torch.ones_like(z))
+        normalised = torch.stack([x / z_safe, y / z_safe], -1)
+        if isinstance(lens.max_angle, torch.Tensor):  # a stack: only rows whose lens folds before 90 deg are limited
+            limited = lens.max_angle < math.pi / 2
+            bound = torch.tan(torch.where(limited, lens.max_angle, torch.zeros_like(lens.max_angle)))
+            valid = valid & (~limited | (r2.detach() < (bound * z.detach()) ** 2))
+        elif lens.max_angle < math.pi / 2:
+            valid = valid & (r2.detach() < (math.tan(lens.max_angle) * z.detach()) ** 2)
+    distorted = _distort(lens, normalised)
+    return _to_pixels(lens, distorted), valid
+
+
+def _in_image(lens, pixels: torch.Tensor) -> torch.Tensor:
+    """``CameraModel.in_image`` with the image size of ``lens``: (..., 2) -> (...,) bool."""
+    u, v = pixels.unbind(-1)
+    return (u >= 0) & (u <= lens.width - 1) & (v >= 0) & (v <= lens.height - 1)
+
+
+def _to_pixels(lens, distorted: torch.Tensor) -> torch.Tensor:
+    """Distorted normalised (..., 2) -> pixels (..., 2)."""
+    x, y = distorted.unbind(-1)
+    return torch.stack([lens.fx * x + lens.cx, lens.fy * y + lens.cy], -1)
+
+
+def _radial(lens, rho2: torch.Tensor | np.ndarray):
+    """Radial factor of the distortion as a function of the squared normalised radius."""
+    c = lens.distortion
+    if lens.kind in ("opencv", "rational"):
+        radial = 1 + rho2 * (c[0] + rho2 * (c[1] + rho2 * c[2]))
+        if lens.kind == "rational":
+            radial = radial / (1 + rho2 * (c[5] + rho2 * (c[6] + rho2 * c[7])))
+        return radial
+    if lens.kind == "fisheye62":
+        k = (c[0], c[1], c[2], c[3], c[6], c[7])
+    elif lens.kind == "fisheye624":
+        k = c[:6]
+    else:  # oculus_fisheye
+        k = c[:4]
+    radial = 0.0
+    for coefficient in reversed(k):
+        radial = (radial + coefficient) * rho2
+    return 1 + radial
+
+
+def _distort(lens, p: torch.Tensor) -> torch.Tensor:
+    """Normalised (..., 2) -> distorted normalised (..., 2), cameras.md §3 and §8."""
+    if lens.kind == "pinhole":
+        return p
+    c = lens.distortion
+    x, y = p.unbind(-1)
+    if lens.kind in ("opencv", "rational"):
+        # Standard OpenCV form: radius of the undistorted point, x gets 2 p1 x y + p2 (r^2 + 2 x^2).
+        p1, p2 = c[3], c[4]
+        r2 = x * x + y * y
+        radial = _radial(lens, r2)
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        return torch.stack([xd, yd], -1)
+    rho2 = x * x + y * y
+    if lens.kind != "oculus_fisheye":
+        rho2 = rho2.clamp(max=math.pi**2)  # UmeTrack and the toolkit clamp; the toolkit's OVR44 does not
+    radial = _radial(lens, rho2)
+    xr, yr = x * radial, y * radial
+    s2 = xr * xr + yr * yr  # from the radially distorted point (cameras.md §3 step 3)
+    if lens.kind == "oculus_fisheye":
+        # hand_tracking_toolkit OVR44Distortion: OpenCV-ordered tangential terms scaled by
+        # (1 + p3 s^2 + p4 s^4); note p1/p2 swap roles relative to fisheye62/624.
+        p1, p2, p3, p4 = c[4:8]
+        factor = 1 + s2 * (p3 + s2 * p4)
+        xd = xr + (2 * p1 * xr * yr + p2 * (s2 + 2 * xr * xr)) * factor
+        yd = yr + (2 * p2 * xr * yr + p1 * (s2 + 2 * yr * yr)) * factor
+        return torch.stack([xd, yd], -1)
+    p1, p2 = (c[4], c[5]) if lens.kind == "fisheye62" else (c[6], c[7])
+    xd = xr + 2 * p2 * xr * yr + p1 * (s2 + 2 * xr * xr)
+    yd = yr + 2 * p1 * xr * yr + p2 * (s2 + 2 * yr * yr)
+    if lens.kind == "fisheye624":
+        s1, s2c, s3, s4 = c[8:12]
+        s4_ = s2 * s2
+        xd = xd + s1 * s2 + s2c * s4_
+        yd = yd + s3 * s2 + s4 * s4_
+    return torch.stack([xd, yd], -1)
+
+
 def _solve_2x2(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     """matrix^-1 rhs for (..., 2, 2) and (..., 2), closed form (callers guard singular matrices)."""
     a, b, c, d = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 1, 0], matrix[..., 1, 1]
@@ -446,12 +470,96 @@ def _solve_2x2(matrix: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return torch.stack([(d * x - b * y) / det, (a * y - c * x) / det], -1)
 
 
+class _StackedLens:
+    """The numbers ``_project`` / ``_in_image`` read, as tensors (K, 1, ..., 1) over K models of one kind."""
+
+    def __init__(self, kind: str, values: torch.Tensor):
+        self.kind = kind
+        self.is_fisheye = kind in FISHEYE_KINDS
+        self.fx, self.fy, self.cx, self.cy, self.max_angle, self.width, self.height = values[:7]
+        self.distortion = tuple(values[7:])
+
+
+@dataclass(frozen=True, eq=False)
+class CameraModelStack:
+    """K camera models projecting together: row k of the points goes through ``models[k]``.
+
+    For per-frame work over every camera of a headset (view selection, crop sampling maps): one
+    projection for all cameras instead of one per camera, whose cost is mostly per-operation
+    overhead. The formulas are ``CameraModel``'s own (``_project``) evaluated with per-row
+    coefficient tensors instead of floats, so row k equals ``models[k].project`` of that row
+    (bit for bit: the coefficients are cast to the points' dtype, as torch casts a float).
+    Models of different kinds are projected one kind at a time.
+
+    Attributes:
+        models: the K models (K >= 1).
+    """
+
+    models: tuple[CameraModel, ...]
+
+    def __post_init__(self) -> None:
+        models = tuple(self.models)
+        if not models:
+            raise ValueError("CameraModelStack needs at least one model")
+        object.__setattr__(self, "models", models)
+        groups = []  # (kind, rows or None for all, (7 + D, rows) float64 values)
+        for kind in dict.fromkeys(m.kind for m in models):
+            rows = [k for k, m in enumerate(models) if m.kind == kind]
+            values = torch.tensor(
+                [[m.fx, m.fy, m.cx, m.cy, m.max_angle, m.width, m.height, *m.distortion] for m in (models[k] for k in rows)],
+                dtype=torch.float64,
+            ).T.contiguous()
+            groups.append((kind, None if len(rows) == len(models) else rows, values))
+        object.__setattr__(self, "_groups", tuple(groups))
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def _per_kind(self, function, points: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``function(lens, rows)`` (returning a tuple) on the rows (K, ...) of ``points`` of each kind, reassembled."""
+        if points.shape[0] != len(self.models):
+            raise ValueError(f"expected {len(self.models)} rows, got shape {tuple(points.shape)}")
+        results = None
+        for kind, rows, values in self._groups:
+            part_points = points if rows is None else points[rows]
+            lens = _StackedLens(kind, values.to(points.dtype).reshape(*values.shape, *([1] * (points.ndim - 2))))
+            part = function(lens, part_points)
+            if rows is None:
+                return part
+            if results is None:
+                results = tuple(torch.empty(len(self.models), *r.shape[1:], dtype=r.dtype) for r in part)
+            for result, value in zip(results, part):
+                result[rows] = value
+        return results
+
+    def project(self, points_eye: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """``CameraModel.project`` per row.
+
+        Args:
+            points_eye: (K, ..., 3) metres; row k in the eye frame of ``models[k]``.
+        Returns:
+            pixels (K, ..., 2) and valid (K, ...).
+        """
+        return self._per_kind(_project, _as_float_tensor(points_eye))
+
+    def in_image(self, pixels: Any) -> torch.Tensor:
+        """``CameraModel.in_image`` per row: pixels (K, ..., 2) -> (K, ...) bool."""
+        return self._per_kind(lambda lens, p: (_in_image(lens, p),), _as_float_tensor(pixels))[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _model_stack(models: tuple[CameraModel, ...]) -> CameraModelStack:
+    """The stack of a headset's models, built once (the same models come back every frame)."""
+    return CameraModelStack(models)
+
+
 @dataclass(frozen=True, eq=False)
 class Camera:
     """A camera model placed in the world.
 
     Attributes:
-        model: intrinsics and distortion.
+        model: intrinsics and distortion; or a ``CameraModelStack`` of K models with
+            ``T_world_from_camera`` (K, 4, 4), row k posed with model k (see ``Camera.stack``).
         T_world_from_camera: (4, 4) or batched (..., 4, 4) rigid camera -> world, metres (numpy is
             converted; integer input becomes float64).
         label: free text ("camera-slam-left", a stream id, ...).
@@ -460,7 +568,7 @@ class Camera:
         InvalidCameraError: wrong shape, non-finite or non-rigid ``T_world_from_camera``.
     """
 
-    model: CameraModel
+    model: CameraModel | CameraModelStack
     T_world_from_camera: torch.Tensor
     label: str = ""
 
@@ -477,6 +585,19 @@ class Camera:
         except InvalidPoseError as exc:
             raise InvalidCameraError(str(exc)) from None
         object.__setattr__(self, "T_world_from_camera", T)
+
+    @staticmethod
+    def stack(cameras: Sequence[Camera]) -> Camera:
+        """K unbatched cameras as one: model ``CameraModelStack``, T_world_from_camera (K, 4, 4).
+
+        Its ``world_to_eye`` / ``project_world`` / ``visible`` take points (K, N, 3) (row k in camera
+        k) or (N, 3) (the same points in every camera) and return a leading K dimension.
+        """
+        stacked = object.__new__(Camera)  # each pose was checked when its camera was made: skip __post_init__
+        object.__setattr__(stacked, "model", _model_stack(tuple(c.model for c in cameras)))
+        object.__setattr__(stacked, "T_world_from_camera", torch.stack([c.T_world_from_camera for c in cameras]))
+        object.__setattr__(stacked, "label", "")
+        return stacked
 
     @property
     def T_camera_from_world(self) -> torch.Tensor:
