@@ -37,40 +37,56 @@ profile the user chose, an accepted calibration)."""
 
 
 FRAME_CHUNK = 32
-"""Per-frame geometry of a recording (GT landmarks, overlay pixels) is computed for this many frames
-at once: one batched torch call costs about what one frame's call costs (per-operation overhead
-dominates), so playback pays it once per chunk and a seek once."""
+"""During playback, per-frame geometry of a recording (GT landmarks, overlay pixels) is computed for
+this many frames at once: one batched torch call costs about what one frame's call costs
+(per-operation overhead dominates), so playback pays it once per chunk."""
 
 
 class FrameChunks:
-    """Values of a recording's frames computed ``size`` frames at a time by ``compute(start, stop)``
-    (an array whose first axis is the frame), the last few chunks kept. ``get(key, frame)``
-    forgets everything when ``key`` (a tuple of the inputs, compared by identity) changes."""
+    """Values of a recording's frames (an array whose first axis is the frame, from ``compute(start,
+    stop)``), computed ``size`` frames ahead in the direction of travel while frames are asked for in
+    sequence (playback, stepping), one frame at a time otherwise (a seek pays for its frame only);
+    the last few chunks are kept. Everything is forgotten when ``key`` (a tuple of the inputs,
+    compared by identity) changes."""
 
     def __init__(self, compute, keep: int = 4, size: int = FRAME_CHUNK):
         self.compute = compute
         self.keep = keep
         self.size = size
         self._key: tuple = ()
-        self._chunks: dict[int, np.ndarray] = {}
+        self._chunks: dict[tuple[int, int], np.ndarray] = {}  # (start, stop) -> values, most recent last
+        self._last_frame: int | None = None
 
     def get(self, key: tuple, frame: int, num_frames: int) -> np.ndarray:
         """The value of ``frame``."""
-        return self.chunk(key, frame, num_frames)[frame % self.size]
+        chunk, start = self.chunk(key, frame, num_frames)
+        return chunk[frame - start]
 
-    def chunk(self, key: tuple, frame: int, num_frames: int) -> np.ndarray:
-        """The values of the chunk that holds ``frame`` (frames from ``frame - frame % size``)."""
+    def cached(self, key: tuple, start: int, stop: int) -> np.ndarray | None:
+        """The values of frames start..stop-1 if exactly that chunk is kept."""
+        return self._chunks.get((start, stop)) if _same_source(key, self._key) else None
+
+    def chunk(self, key: tuple, frame: int, num_frames: int) -> tuple[np.ndarray, int]:
+        """The values of a chunk that holds ``frame``, and the chunk's first frame."""
         if not _same_source(key, self._key):
-            self._key, self._chunks = key, {}
-        start = frame - frame % self.size
-        chunk = self._chunks.pop(start, None)
-        if chunk is None:
-            chunk = self.compute(start, min(start + self.size, num_frames))
-            chunk.flags.writeable = False  # rows are handed out to several panels
-        self._chunks[start] = chunk  # most recently used last
+            self._key, self._chunks, self._last_frame = key, {}, None
+        last, self._last_frame = self._last_frame, frame
+        for (start, stop), chunk in self._chunks.items():
+            if start <= frame < stop:
+                self._chunks[(start, stop)] = self._chunks.pop((start, stop))
+                return chunk, start
+        if last is not None and 0 < frame - last <= 2:
+            start, stop = frame, min(frame + self.size, num_frames)
+        elif last is not None and 0 < last - frame <= 2:
+            start, stop = max(0, frame + 1 - self.size), frame + 1
+        else:
+            start, stop = frame, frame + 1
+        chunk = self.compute(start, stop)
+        chunk.flags.writeable = False  # rows are handed out to several panels
+        self._chunks[(start, stop)] = chunk
         while len(self._chunks) > self.keep:
             del self._chunks[next(iter(self._chunks))]
-        return chunk
+        return chunk, start
 
 
 def gt_landmarks_chunk(recording: Recording, model_f64: HandModel, start: int, stop: int) -> np.ndarray:
@@ -343,16 +359,15 @@ class Session:
 
     def chunk_landmarks(self, start: int, stop: int) -> np.ndarray:
         """(stop - start, 2, 21, 3) ``displayed_landmarks`` of frames start..stop-1, NaN where absent
-        (a hand-posed hand is the same in every frame); a ``FRAME_CHUNK`` chunk comes from the cache."""
+        (a hand-posed hand is the same in every frame); the chunk ``displayed_landmarks`` used, when
+        the same, comes from its cache."""
         if not self.follows_recording:
             rows = [self.displayed_landmarks(hand) for hand in (0, 1)]
             one = np.stack([row if row is not None else np.full((NUM_LANDMARKS, 3), np.nan) for row in rows])
             return np.broadcast_to(one, (stop - start, *one.shape))
         self.displayed_landmarks(0)  # the float64 model of the model on display
-        chunk = self._gt_landmarks.chunk((self.recording, self._model_f64[1]), start, self.recording.num_frames)
-        if start % FRAME_CHUNK or len(chunk) != stop - start:
-            return gt_landmarks_chunk(self.recording, self._model_f64[1], start, stop)
-        return chunk
+        chunk = self._gt_landmarks.cached((self.recording, self._model_f64[1]), start, stop)
+        return chunk if chunk is not None else gt_landmarks_chunk(self.recording, self._model_f64[1], start, stop)
 
     def set_joint_angle(self, hand_index: int, joint: int, radians: float) -> None:
         """Edit a joint of the hand-posed model (only when no recording drives the poses)."""

@@ -84,8 +84,8 @@ def test_overlays_reach_the_screen_with_their_images(main_window, video, qtbot):
 
 
 def test_overlay_pixels_computed_by_chunk_match_a_projection_of_the_frame(main_window):
-    """The views project a chunk of frames at once (``FrameChunks``); every frame, chunk edges
-    included, must land on the pixels a projection of that frame alone gives."""
+    """In playback the views project a chunk of frames at once (``FrameChunks``); every frame (played
+    forwards, backwards, or sought to) must land on the pixels a projection of that frame alone gives."""
     from app.overlays import pixels_in_view
     from app.session import FRAME_CHUNK, SAMPLE_RECORDING
 
@@ -93,7 +93,8 @@ def test_overlay_pixels_computed_by_chunk_match_a_projection_of_the_frame(main_w
     assert window.open_recording(SAMPLE_RECORDING)
     session, views = window.session, window.views
     checked = 0
-    for frame in (1, FRAME_CHUNK - 1, FRAME_CHUNK, FRAME_CHUNK + 1, 150, session.num_frames - 1):
+    frames = [*range(5, FRAME_CHUNK + 12), *range(140, 125, -1), 250, session.num_frames - 1]
+    for frame in frames:
         session.seek(frame)
         cameras = session.recording.cameras(frame)
         for hand in (0, 1):
@@ -102,7 +103,29 @@ def test_overlay_pixels_computed_by_chunk_match_a_projection_of_the_frame(main_w
                 if landmarks is None or cameras is None:
                     assert (view, hand) not in views.overlay_pixels
                     continue
-                expected = pixels_in_view(cameras[view], torch.as_tensor(landmarks))
+                expected = pixels_in_view(cameras[view], torch.tensor(landmarks))
                 np.testing.assert_allclose(views.overlay_pixels[(view, hand)], expected, atol=1e-6)  # NaN where not visible
                 checked += 1
     assert checked > 20
+
+
+def test_frame_chunks_compute_ahead_in_playback_and_one_frame_for_a_seek():
+    from app.session import FrameChunks
+
+    computed = []
+
+    def compute(start, stop):
+        computed.append((start, stop))
+        return np.arange(start, stop) * 10
+
+    chunks = FrameChunks(compute, keep=2, size=4)
+    key = (object(),)
+    assert chunks.get(key, 50, 100) == 500 and computed == [(50, 51)]  # a seek: that frame only
+    assert [chunks.get(key, frame, 100) for frame in (51, 52, 53, 54, 55)] == [510, 520, 530, 540, 550]
+    assert computed == [(50, 51), (51, 55), (55, 59)]  # playing forwards: 4 frames ahead
+    assert chunks.get(key, 54, 100) == 540 and chunks.get(key, 53, 100) == 530 and len(computed) == 3  # kept
+    chunks.get(key, 20, 100)
+    chunks.get(key, 19, 100)
+    assert computed[-2:] == [(20, 21), (16, 20)]  # backwards: the 4 frames before
+    assert chunks.get(key, 98, 100) == 980 and chunks.get(key, 99, 100) == 990 and computed[-1] == (99, 100)  # clipped
+    assert chunks.get((object(),), 99, 100) == 990 and computed[-1] == (99, 100) and len(computed) == 8  # new key: recomputed

@@ -65,19 +65,19 @@ def test_a_hidden_panel_does_no_work_and_catches_up_when_shown(main_window, qtbo
 
 
 def test_meshes_skinned_by_chunk_match_fk_of_the_frame(main_window):
-    """GT meshes are skinned FRAME_CHUNK frames at a time; each frame's vertices and normals must be
-    those of FK of that frame alone."""
+    """In playback GT meshes are skinned MESH_CHUNK frames at a time; each frame's vertices and
+    normals must be those of FK of that frame alone."""
     import torch
 
     from app.panels.scene3d import unit_normals
-    from app.session import FRAME_CHUNK
+    from app.panels.scene3d import MESH_CHUNK
     from umetrack.hand import fk
 
     window = main_window
     assert window.open_recording(SAMPLE_RECORDING)
     panel, session = window.scene3d, window.session
     model = session.hand_model
-    for frame in (FRAME_CHUNK - 1, FRAME_CHUNK, 150):
+    for frame in (*range(3, 3 + 2 * MESH_CHUNK + 2), 150, 149, 148):
         session.seek(frame)
         for hand in (0, 1):
             pose = session.displayed_pose(hand)
