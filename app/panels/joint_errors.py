@@ -118,7 +118,9 @@ class JointErrorsPanel(QtWidgets.QWidget):
         self.joint_plot.showGrid(x=True, y=True, alpha=0.2)
         self.joint_curve = self.joint_plot.plot(pen=pg.mkPen((230, 230, 230), width=1.5))
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((230, 230, 90), width=1))
-        self.joint_plot.addItem(self.cursor)
+        # The cursor is no data: left in the auto-range, an empty plot re-framed itself around it (and
+        # regenerated its axis) on every frame.
+        self.joint_plot.addItem(self.cursor, ignoreBounds=True)
         self.joint_plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
 
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
@@ -216,6 +218,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
 
     def _update_joint_plot(self) -> None:
         hand, joint = self.session.selected_hand, self.session.selected_joint
+        self.joint_plot.setXRange(0, max(1, self.session.num_frames - 1), padding=0.01)
         if hand is None or joint is None:
             self.joint_curve.setData([], [])
             self.joint_plot.setTitle("click a joint to plot its error over time")
@@ -229,7 +232,6 @@ class JointErrorsPanel(QtWidgets.QWidget):
             return
         series = self.errors[:, hand, joint]
         self.joint_curve.setData(np.arange(len(series)), series, connect="finite")
-        self.joint_plot.setXRange(0, max(1, len(series) - 1), padding=0.01)
 
     def _tip(self, hand: int, joint: int) -> str:
         value = self.shown_errors[hand, joint]

@@ -161,7 +161,7 @@ class PinchTimelinePanel(QtWidgets.QWidget):
                 plot.addItem(bars)
                 self.lane_bars[(hand, lane)] = bars
             cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((230, 230, 90), width=1))
-            plot.addItem(cursor)
+            plot.addItem(cursor, ignoreBounds=True)  # no data: moving it must not re-run the auto-range
             self.cursors.append(cursor)
             self.plots[hand] = plot
         self.plots[1].setXLink(self.plots[0])

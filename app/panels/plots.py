@@ -47,7 +47,7 @@ class PlotsPanel(QtWidgets.QWidget):
         self.cursors = []
         for plot in self.plots:
             cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((230, 230, 90), width=1))
-            plot.addItem(cursor)
+            plot.addItem(cursor, ignoreBounds=True)  # no data: moving it must not re-run the auto-range
             self.cursors.append(cursor)
         self.layout_widget.scene().sigMouseClicked.connect(self._on_click)
         self.curves: dict[str, pg.PlotDataItem] = {}

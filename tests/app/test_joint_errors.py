@@ -99,3 +99,19 @@ def test_clicking_a_joint_selects_it_and_plots_its_error_over_time(tracked_sampl
     assert (window.session.selected_hand, window.session.selected_joint) == (LEFT, LANDMARK_NAMES.index("wrist"))
     window.session.seek(55)
     assert panel.cursor.value() == 55
+
+
+def test_the_joint_plot_frames_the_recording_while_the_playhead_moves(tracked_sample, qtbot):
+    """The cursor is no data: with no joint selected the plot used to re-frame itself around it on
+    every frame (a jumping axis, redrawn each frame)."""
+    window = tracked_sample
+    panel = window.joint_errors
+    _wait_computed(qtbot, panel)
+    box = panel.joint_plot.getPlotItem().vb
+    last = window.session.num_frames - 1
+    for frame in (10, 11, 200):
+        window.session.seek(frame)
+        qtbot.wait(5)
+        low, high = box.viewRange()[0]
+        assert low <= 0 and high >= last and high - low < 1.1 * last, (frame, low, high)
+        assert panel.cursor.value() == frame
