@@ -204,6 +204,10 @@ class HandDetector:
         self.presence_threshold = float(presence_threshold)
 
     def __call__(self, images: list[np.ndarray | None], cameras: list[Camera | None] | None) -> dict[int, HandPose]:
+        return {hand: pose for hand, (pose, _location) in self.detect_hands(images, cameras).items()}
+
+    def detect_hands(self, images: list[np.ndarray | None], cameras: list[Camera | None] | None) -> dict[int, tuple[HandPose, HandLocation]]:
+        """Per hand found: its bootstrap pose and where it was found (centre, views, confidence)."""
         cameras = list(cameras) if cameras is not None else [None] * len(images)
         poses = {}
         for location in self.locate(self.detect_views(images, cameras)).values():
@@ -213,7 +217,7 @@ class HandDetector:
             # whatever the recording's world convention.
             up = -np.mean([c.T_world_from_camera[:3, 1].double().numpy() for c in used], 0)
             rotation = default_wrist_rotation(self.hand_model, location.hand_index, location.centre - centre_of_cameras, up)
-            poses[location.hand_index] = bootstrap_pose(self.hand_model, location.hand_index, location.centre, rotation, location.confidence)
+            poses[location.hand_index] = (bootstrap_pose(self.hand_model, location.hand_index, location.centre, rotation, location.confidence), location)
         return poses
 
     def detect_views(self, images: list[np.ndarray | None], cameras: list[Camera | None]) -> list[ViewDetection]:

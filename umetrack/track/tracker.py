@@ -22,7 +22,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -110,10 +110,30 @@ class TrackerOptions:
     folded into it and channels_last weights: the same fp32 maths up to float rounding (landmarks
     within ~1e-5 m), ~30 % less network time on a 2-core CPU. False keeps the network's outputs
     bit for bit. The network passed in is not modified."""
+    redetect_every: int = 10
+    """Tracked crops: every this many frames, a detector that locates hands (``LocatingDetector``,
+    e.g. ``HandDetector``) checks each tracked hand; 0 never checks. Crops placed from the previous
+    prediction compound its error, and a track can drift far off the hand without ever leaving its
+    own crops; the check costs one detector pass (~30 ms on 2 cores) per ``redetect_every`` frames."""
+    redetect_distance_m: float = 0.1
+    """A tracked hand whose landmark centre is farther than this from the centre the detector
+    triangulates from >= 2 views restarts from the detector's pose (memory reset). Two-view detector
+    centres are typically ~45 mm off; single-view ones (~240 mm) are never used for the check."""
 
 
 Detector = Callable[[list[np.ndarray | None], list[Camera | None]], dict[int, HandPose]]
 """Bootstrap: images and cameras -> rough poses of the hands it finds (used when a hand has no track)."""
+
+
+@runtime_checkable
+class LocatingDetector(Protocol):
+    """A detector that also says where it found each hand: ``detect_hands(images, cameras)`` ->
+    {hand: (pose, location)} with ``location.centre`` (3,) world metres and ``location.views``.
+    Only such a detector checks running tracks for drift (a GT bootstrap must not correct them)."""
+
+    def __call__(self, images: list[np.ndarray | None], cameras: list[Camera | None]) -> dict[int, HandPose]: ...
+
+    def detect_hands(self, images: list[np.ndarray | None], cameras: list[Camera | None]) -> dict: ...
 
 
 def _camera_is_valid(camera: Camera | None) -> bool:
@@ -203,7 +223,11 @@ class Tracker:
 
     def reset(self) -> None:
         self._previous: dict[int, HandPose] = {}
+        self._previous_centre: dict[int, np.ndarray] = {}
         self._states: dict[int, TemporalState] = {}
+        self._frames_since_check = 0
+        self.redetections = 0
+        """Tracks restarted by the drift check since the last reset."""
 
     def step(
         self,
@@ -255,8 +279,10 @@ class Tracker:
         for hand, result in results.items():
             if result.reason is Reason.TRACKED:
                 self._previous[hand] = result.pose
+                self._previous_centre[hand] = result.landmarks.mean(0)
             else:
                 self._previous.pop(hand, None)
+                self._previous_centre.pop(hand, None)
                 self._states.pop(hand, None)
         timings["total_ms"] = 1e3 * (time.perf_counter() - started)
         return FrameResult(results, timings)
@@ -314,6 +340,10 @@ class Tracker:
     def _crop_poses(self, images, cameras, gt_poses) -> dict[int, HandPose]:
         if self.options.crops == "oracle":
             return {h: p for h, p in (gt_poses or {}).items() if p.confidence >= 0.5}
+        self._frames_since_check += 1
+        if self._drift_check_due():
+            self._frames_since_check = 0
+            self._restart_drifted_tracks(images, cameras)
         poses = dict(self._previous)
         missing = [h for h in (0, 1) if h not in poses]
         if missing and self.detector is not None:
@@ -323,6 +353,25 @@ class Tracker:
                 found = {}
             poses.update({h: p for h, p in found.items() if h in missing})
         return poses
+
+    def _drift_check_due(self) -> bool:
+        every = self.options.redetect_every
+        return bool(every > 0 and self._previous and self._frames_since_check >= every and isinstance(self.detector, LocatingDetector))
+
+    def _restart_drifted_tracks(self, images, cameras) -> None:
+        """Restart every tracked hand the detector places, from >= 2 views, farther than
+        ``redetect_distance_m`` from its track (see ``TrackerOptions.redetect_every``)."""
+        try:
+            found = self.detector.detect_hands(images, cameras)
+        except UmeTrackError:
+            return
+        for hand, (pose, location) in found.items():
+            if hand not in self._previous or len(location.views) < 2:
+                continue
+            if float(np.linalg.norm(self._previous_centre[hand] - np.asarray(location.centre))) > self.options.redetect_distance_m:
+                self._previous[hand] = pose
+                self._states.pop(hand, None)
+                self.redetections += 1
 
     def _run_network(self, batch):
         n = len(batch)
