@@ -11,6 +11,7 @@ import torch
 from PySide6 import QtWidgets
 
 from app.session import Session
+from app.visibility import ShownWatcher, on_screen
 from umetrack.crop import CROP_SIZE, CropCamera
 from umetrack.hand.model import HAND_NAMES, SKELETON_BONES
 from umetrack.track.results import REASONS
@@ -53,12 +54,20 @@ class CropsPanel(QtWidgets.QWidget):
                 box.setRange(xRange=(0, CROP_SIZE), yRange=(0, CROP_SIZE), padding=0.02)
                 key = (hand, slot)
                 self.images[key], self.gt_curves[key], self.prediction_curves[key], self.titles[key] = image, gt, prediction, title
+        self.stale = False
+        """The crops shown are not the playhead's: the panel was off screen (see ``refresh``)."""
+        self.shown_watcher = ShownWatcher(self, lambda: self.refresh() if self.stale else None)
         session.tracking_changed.connect(lambda _r: self.refresh())
         session.playhead_changed.connect(lambda _f: self.refresh())
         session.recording_changed.connect(lambda _r: self.refresh())
         self.refresh()
 
     def refresh(self) -> None:
+        """Show the playhead's crops; while the panel is off screen (closed, or its dock tabbed away)
+        only remember to do it when it comes back."""
+        self.stale = not on_screen(self)
+        if self.stale:
+            return
         tracking = self.session.tracking
         recording = self.session.recording
         frame = self.session.playhead

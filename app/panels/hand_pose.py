@@ -11,6 +11,7 @@ import math
 from PySide6 import QtCore, QtWidgets
 
 from app.session import Session
+from app.visibility import ShownWatcher, on_screen
 from umetrack.hand.model import HAND_NAMES, JOINT_NAMES, NUM_FINGER_JOINTS
 
 SLIDER_STEPS_PER_DEGREE = 10
@@ -52,6 +53,8 @@ class HandPosePanel(QtWidgets.QWidget):
         layout.addLayout(form)
         layout.addStretch(1)
 
+        self.stale = False
+        self.shown_watcher = ShownWatcher(self, lambda: self._sync_from_session() if self.stale else None)
         session.pose_changed.connect(self._on_pose_changed)
         session.hand_model_changed.connect(lambda _m: self._sync_from_session())
         session.recording_changed.connect(lambda _r: self._sync_from_session())
@@ -62,6 +65,11 @@ class HandPosePanel(QtWidgets.QWidget):
         return self.hand_selector.currentIndex()
 
     def _sync_from_session(self) -> None:
+        """Sliders and values of the chosen hand; off screen (closed, or its dock tabbed away) only
+        remembered, done when the panel comes back."""
+        self.stale = not on_screen(self)
+        if self.stale:
+            return
         limits = self.session.hand_model.joint_limits
         pose = self.session.displayed_pose(self.hand)
         editable = not self.session.follows_recording

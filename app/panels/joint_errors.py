@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtWidgets
 
 from app.session import Session
 from app.style import HAND_RGB
+from app.visibility import ShownWatcher, on_screen
 from app.workers import BackgroundComputation
 from umetrack.eval.ground_truth import gt_landmarks
 from umetrack.hand.model import HAND_NAMES, LANDMARK_NAMES, SKELETON_BONES, HandModel
@@ -70,6 +71,8 @@ class JointErrorsPanel(QtWidgets.QWidget):
         """(N, 2, 21) mm of the session's recording and tracking, once computed."""
         self.shown_errors = np.full((2, len(LANDMARK_NAMES)), np.nan)
         """(2, 21) mm at the playhead, as the diagram and the table show them."""
+        self.frame_stale = False
+        self.shown_watcher = ShownWatcher(self, lambda: self._refresh_frame() if self.frame_stale else None)
         self._styles: dict[int, tuple[list, list]] = {}
         """hand -> (brushes, pens) last given to its dots (shared brush and pen objects)."""
         self.computation = BackgroundComputation(self)
@@ -187,7 +190,11 @@ class JointErrorsPanel(QtWidgets.QWidget):
         self._update_joint_plot()
 
     def _refresh_frame(self) -> None:
-        """The diagram, the table and the cursor: what changes with the playhead (no series work)."""
+        """The diagram, the table and the cursor: what changes with the playhead (no series work).
+        Off screen (closed, or its dock tabbed away) only remembered, done when the panel comes back."""
+        self.frame_stale = not on_screen(self)
+        if self.frame_stale:
+            return
         frame = self.session.playhead
         if self.errors is not None and frame < len(self.errors):
             self.shown_errors = self.errors[frame].copy()

@@ -115,14 +115,18 @@ def _frustum_tips(model, depth_m: float) -> torch.Tensor:
 
 def frustum_segments(camera, depth_m: float = 0.06) -> np.ndarray:
     """(16, 3) line-segment endpoints of a camera's image-corner pyramid, world metres."""
-    tips = _frustum_tips(camera.model, depth_m)
-    T = camera.T_world_from_camera
-    world = (tips @ T[:3, :3].T + T[:3, 3]).numpy()
-    origin = T[:3, 3].numpy()
-    segments = []
-    for i in range(4):
-        segments += [origin, world[i], world[i], world[(i + 1) % 4]]
-    return np.asarray(segments, dtype=np.float32)
+    return posed_frustum_segments(camera.model, np.asarray(camera.T_world_from_camera, np.float64), depth_m)
+
+
+_FRUSTUM_ORDER = np.array([[0, 1, 1, 2], [0, 2, 2, 3], [0, 3, 3, 4], [0, 4, 4, 1]]).reshape(-1)
+"""Origin-to-corner edge and corner-to-next-corner edge for each of the 4 corners (0 = origin)."""
+
+
+def posed_frustum_segments(model, T_world_from_camera: np.ndarray, depth_m: float = 0.06) -> np.ndarray:
+    """``frustum_segments`` from a camera model and a (4, 4) pose (numpy: no per-frame ``Camera``)."""
+    tips = _frustum_tips(model, depth_m).numpy()
+    points = np.concatenate([T_world_from_camera[None, :3, 3], tips @ T_world_from_camera[:3, :3].T + T_world_from_camera[:3, 3]])
+    return points[_FRUSTUM_ORDER].astype(np.float32)
 
 
 def crop_frustum_segments(crop: CropCamera, depth_m: float) -> np.ndarray:
@@ -487,10 +491,12 @@ class Scene3DPanel(QtWidgets.QWidget):
         """The headset's camera frusta at the playhead."""
         if self._deferred(("cameras",)):
             return
-        recording = self.session.recording
-        cameras = recording.cameras(self.session.playhead) if recording is not None else None
-        if cameras is None:
+        recording, frame = self.session.recording, self.session.playhead
+        tracked = recording is not None and bool(recording.headset_tracked[frame])  # else no camera poses
+        if not tracked:
             self.cameras_visual.set_data(pos=np.zeros((0, 3), np.float32))
         else:
-            self.cameras_visual.set_data(pos=np.concatenate([frustum_segments(c) for c in cameras]), connect="segments")
-        self.cameras_visual.visible = cameras is not None and self.session.visible_layers["cameras"]
+            poses = np.asarray(recording.T_world_from_camera[frame], np.float64)
+            segments = [posed_frustum_segments(model, pose) for model, pose in zip(recording.camera_models, poses)]
+            self.cameras_visual.set_data(pos=np.concatenate(segments), connect="segments")
+        self.cameras_visual.visible = tracked and self.session.visible_layers["cameras"]

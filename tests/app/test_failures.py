@@ -75,7 +75,9 @@ def test_double_click_and_enter_jump_to_the_failure(tracked_sample, qtbot):
     qtbot.mouseDClick(table.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.session.playhead == 40
     assert (window.session.selected_hand, window.session.selected_joint) == (LEFT, INDEX_TIP)
-    # The per-joint panel follows the session: it shows that joint's 300 mm at frame 40.
+    # The per-joint panel follows the session: it shows that joint's 300 mm at frame 40 (once shown:
+    # a tabbed-away panel draws nothing until then).
+    window.joint_errors_dock.raise_()
     qtbot.waitUntil(lambda: window.joint_errors.errors is not None, timeout=10000)
     assert window.joint_errors.table.item(INDEX_TIP, LEFT).text() == "300.0"
     # Enter on the loss row: the loss starts at frame 200, right hand.

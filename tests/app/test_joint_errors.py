@@ -6,6 +6,7 @@ import pytest
 from PySide6 import QtCore
 
 from app.session import SAMPLE_RECORDING
+from app.visibility import on_screen
 from umetrack.eval.ground_truth import gt_landmarks
 from umetrack.hand.model import LANDMARK_NAMES
 from umetrack.track.results import REASONS
@@ -32,12 +33,19 @@ def tracked_sample(main_window, tracked_from_landmarks):
     return window
 
 
+def _show(window, qtbot):
+    """Raise the panel's tab (behind the plots by default; off screen the panel draws nothing)."""
+    window.joint_errors_dock.raise_()
+    qtbot.waitUntil(lambda: on_screen(window.joint_errors))
+
+
 def _wait_computed(qtbot, panel):
     qtbot.waitUntil(lambda: panel.errors is not None, timeout=10000)
 
 
 def test_without_tracking_the_panel_says_so(main_window):
     panel = main_window.joint_errors
+    main_window.joint_errors_dock.raise_()
     assert main_window.session.tracking is None
     assert panel.message.text().startswith("No tracking results")
     assert np.isnan(panel.shown_errors).all()
@@ -46,6 +54,7 @@ def test_without_tracking_the_panel_says_so(main_window):
 
 def test_errors_at_the_playhead_on_the_diagram_and_in_the_table(tracked_sample, qtbot):
     window = tracked_sample
+    _show(window, qtbot)
     panel = window.joint_errors
     _wait_computed(qtbot, panel)
     assert panel.message.isHidden()
@@ -105,6 +114,7 @@ def test_the_joint_plot_frames_the_recording_while_the_playhead_moves(tracked_sa
     """The cursor is no data: with no joint selected the plot used to re-frame itself around it on
     every frame (a jumping axis, redrawn each frame)."""
     window = tracked_sample
+    _show(window, qtbot)
     panel = window.joint_errors
     _wait_computed(qtbot, panel)
     box = panel.joint_plot.getPlotItem().vb
@@ -115,3 +125,19 @@ def test_the_joint_plot_frames_the_recording_while_the_playhead_moves(tracked_sa
         low, high = box.viewRange()[0]
         assert low <= 0 and high >= last and high - low < 1.1 * last, (frame, low, high)
         assert panel.cursor.value() == frame
+
+
+def test_a_tabbed_away_panel_draws_nothing_and_catches_up_when_shown(tracked_sample, qtbot):
+    window = tracked_sample
+    _show(window, qtbot)
+    panel = window.joint_errors
+    _wait_computed(qtbot, panel)
+    window.session.seek(39)
+    assert panel.table.item(INDEX_TIP, LEFT).text() != "30.0"
+    window.plots_dock.raise_()  # the per-joint panel's tab is now behind the plots
+    qtbot.waitUntil(lambda: panel.frame_stale or not on_screen(panel))
+    window.session.seek(40)
+    assert panel.frame_stale and panel.cursor.value() == 39  # nothing redrawn off screen
+    window.joint_errors_dock.raise_()
+    qtbot.waitUntil(lambda: not panel.frame_stale)
+    assert panel.table.item(INDEX_TIP, LEFT).text() == "30.0" and panel.cursor.value() == 40

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.gui
 
 def test_slider_poses_the_hand_in_3d(main_window, qtbot):
     panel = main_window.hand_pose
+    main_window.hand_pose_dock.raise_()  # tabbed with the 3D view, which now is off screen
     panel.hand_selector.setCurrentIndex(0)
     slider = panel.sliders[6]  # index PIP
     before, _ = main_window.scene3d.posed_geometry(0)
@@ -23,6 +24,7 @@ def test_slider_poses_the_hand_in_3d(main_window, qtbot):
     after, landmarks = main_window.scene3d.posed_geometry(0)
     moved = np.linalg.norm(after - before, axis=1)
     assert moved.max() > 0.01  # the index finger curled by centimetres
+    main_window.scene3d_dock.raise_()  # the 3D view catches up when shown
     # The skeleton visual holds exactly the posed landmarks.
     skeleton = main_window.scene3d.skeletons[0]._pos
     np.testing.assert_allclose(skeleton[-2:], landmarks[[14, 17]], atol=1e-6)

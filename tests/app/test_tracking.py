@@ -38,6 +38,7 @@ def test_tracker_runs_in_a_worker_and_results_reach_the_session(opened, qtbot):
     assert not window.progress_bar.isVisible()
     # The crops panel shows the crop the network saw, and the prediction in its crop space.
     frame, hand, slot = (int(i[0]) for i in np.nonzero(used))
+    window.crops_dock.raise_()  # a tabbed-away panel draws nothing until shown
     window.session.seek(frame)
     shown = window.crops.images[(hand, slot)].image
     np.testing.assert_array_equal(shown, results.crop_images[frame, hand, slot])
