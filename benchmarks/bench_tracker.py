@@ -66,8 +66,7 @@ def main() -> None:
             else:
                 torch.manual_seed(0)
                 net = make_network(encoder).eval()
-            folded = {"fold_batchnorm": True} if precision.endswith("-folded") else {}  # (runs against older trees too)
-            options = TrackerOptions(crops="oracle", precision=precision.split("-")[0], **folded)
+            options = TrackerOptions(crops="oracle", precision=precision.split("-")[0], fold_batchnorm=precision.endswith("-folded"))
             tracker = Tracker(net, hand_model, options, camera_angles_deg=recording.camera_angles_deg)
             views_used, timings = [], []
             for repeat in range(2):  # the first pass warms up allocators and oneDNN kernels
