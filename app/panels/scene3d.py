@@ -172,9 +172,16 @@ class OffscreenSceneCanvas(scene.SceneCanvas):
         return self.native.grabFramebuffer()
 
 
-def close_canvas(canvas: scene.SceneCanvas) -> None:
-    if shiboken6.isValid(canvas.native):
-        canvas.close()
+def close_canvas(canvas: OffscreenSceneCanvas) -> None:
+    """Delete the canvas's Qt objects now, on the GUI thread. Nothing else owns them (no parent), and
+    vispy's reference cycles would leave them to Python's garbage collector, which may run in any
+    thread: Qt aborts when a widget or GL context is deleted outside the GUI thread."""
+    canvas._on_change = None
+    native = canvas.native
+    owned = [getattr(native, name, None) for name in ("_secondary_context", "_surface")]
+    for qt_object in (native, *owned):
+        if qt_object is not None and shiboken6.isValid(qt_object):
+            shiboken6.delete(qt_object)
 
 
 class SceneImage(QtWidgets.QWidget):
