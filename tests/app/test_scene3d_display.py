@@ -88,3 +88,23 @@ def test_meshes_skinned_by_chunk_match_fk_of_the_frame(main_window):
             vertices, _landmarks, normals = panel._posed(hand)
             np.testing.assert_allclose(vertices, expected, atol=1e-6)
             np.testing.assert_allclose(normals, unit_normals(expected[None], panel.meshes[hand].faces)[0], atol=1e-4)
+
+
+def test_mouse_on_the_picture_moves_the_3d_camera(main_window, qtbot):
+    """Orbit and zoom reach the off-window canvas: the picture widget hands its mouse events over."""
+    panel = main_window.scene3d
+    qtbot.waitUntil(lambda: panel.display.renders > 0)
+    camera = panel.view.camera
+    distance, azimuth = camera.distance, camera.azimuth
+    centre = panel.display.rect().center()
+    wheel = QtGui.QWheelEvent(QtCore.QPointF(centre), QtCore.QPointF(panel.display.mapToGlobal(centre)), QtCore.QPoint(),
+                              QtCore.QPoint(0, 240), QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier,
+                              QtCore.Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QtWidgets.QApplication.sendEvent(panel.display, wheel)
+    assert camera.distance < distance  # zoomed in
+    renders = panel.display.renders
+    qtbot.mousePress(panel.display, QtCore.Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseMove(panel.display, centre + QtCore.QPoint(60, 0))
+    qtbot.mouseRelease(panel.display, QtCore.Qt.MouseButton.LeftButton, pos=centre + QtCore.QPoint(60, 0))
+    assert camera.azimuth != azimuth  # orbited
+    qtbot.waitUntil(lambda: panel.display.renders > renders)  # and the picture was rendered again
