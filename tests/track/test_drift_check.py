@@ -63,3 +63,15 @@ def test_a_ground_truth_bootstrap_never_corrects_a_track(sample, steady_light_ne
     for frame in range(60, 64):
         tracker.step(sample.images(frame), sample.cameras(frame))
     assert tracker.redetections == 0  # it starts hands, it never checks them
+
+
+def test_a_low_confidence_prediction_is_checked_on_the_next_frame(sample, steady_light_network, two_view_hand_frames):
+    """The steady test network is never confident (its sigmas are ~0.7 m): with a long period, only
+    the confidence trigger can bring the check forward."""
+    model = sample.hand_model
+    frames = sorted({f for h, f in two_view_hand_frames(sample, model, range(40, 120), hands=(0,))})
+    frame = next(f for f in frames if f + 1 in frames)
+    soon, tracker = _drifted_crop_error_px(sample, steady_light_network, model, frame, TrackerOptions(redetect_every=50))
+    assert tracker.redetections >= 1 and soon < 20.0
+    late, patient = _drifted_crop_error_px(sample, steady_light_network, model, frame, TrackerOptions(redetect_every=50, redetect_below_confidence=0.0))
+    assert patient.redetections == 0 and late > 20.0
