@@ -150,6 +150,7 @@ def _eval(args: argparse.Namespace) -> int:
     from umetrack.fileio import atomic_write_json, atomic_write_text
     from umetrack.hand.io import load_hand_model
     from umetrack.recording import open_recording
+    from umetrack.track.tracker import TrackerOptions
     from umetrack.train.loop import load_trained_network
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -158,11 +159,16 @@ def _eval(args: argparse.Namespace) -> int:
     rank = dist.get_rank() if world_size > 1 else 0
     net, _config = load_trained_network(args.model)
     generic = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
+    defaults = TrackerOptions()
+    drift_check = (
+        defaults.redetect_every if args.redetect_every is None else args.redetect_every,
+        defaults.redetect_below_confidence if args.redetect_confidence is None else args.redetect_confidence,
+    )
     mine = []
     for index in range(rank, len(args.recordings), world_size):
         with open_recording(args.recordings[index]) as recording:
             result = evaluate_recording(net, recording, generic, args.skeleton, args.crops, baselines=args.baselines, precision=args.precision,
-                                        bootstrap=args.bootstrap)  # fmt: skip
+                                        bootstrap=args.bootstrap, drift_check=drift_check)  # fmt: skip
         mine.append((index, result))
     if world_size > 1:
         gathered: list = [None] * world_size
@@ -174,8 +180,10 @@ def _eval(args: argparse.Namespace) -> int:
     results = [result for _index, result in sorted(mine, key=lambda item: item[0])]
     for result in results:
         scale = f"  scale error {100 * result.scale_error:.1f}%" if result.scale_error is not None else ""
+        restarts = f"  restarts {result.track_restarts}" if args.crops == "tracked" else ""
         print(f"{result.name:24s} MPJPE {result.mpjpe_mm:7.2f} mm  AUC {result.pck_auc:5.1f}  MPJPA {result.mpjpa:6.2f} "
-              f"(GT {result.gt_mpjpa:5.2f})  tracked {result.tracked_slots}/{result.valid_slots}  losses {result.track_losses}{scale}")  # fmt: skip
+              f"(GT {result.gt_mpjpa:5.2f})  tracked {result.tracked_slots}/{result.valid_slots}  losses {result.track_losses}"
+              f"{restarts}{scale}")  # fmt: skip
         if result.one_euro_mpjpe_mm is not None:
             print(f"{'  without temporal':24s} MPJPE {result.no_temporal_mpjpe_mm:7.2f} mm  MPJPA {result.no_temporal_mpjpa:6.2f}")
             print(f"{'  + one-euro (equal MPJPA)':24s} MPJPE {result.one_euro_mpjpe_mm:7.2f} mm  MPJPA {result.one_euro_mpjpa:6.2f}")
@@ -193,6 +201,7 @@ def _eval(args: argparse.Namespace) -> int:
         options = {"skeleton": args.skeleton, "crops": args.crops, "model": str(args.model), "precision": args.precision}
         if args.crops == "tracked":  # only tracked crops start hands with a bootstrap
             options["bootstrap"] = args.bootstrap
+            options["redetect_every"], options["redetect_below_confidence"] = drift_check
         atomic_write_json(out / "eval.json", {"options": options, "overall": total, "recordings": [r.summary() for r in results]})
         rows = [{k: v for k, v in r.summary().items() if k != "per_joint_mm"} for r in results]
         with io.StringIO(newline="") as buffer:
@@ -287,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--bootstrap", choices=("auto", "detector", "gt"), default="auto",
                           help="how tracked crops start a hand: the learned detector, GT, or auto (the detector when "
                           "resources/weights/hand_detector.pt exists, else GT)")  # fmt: skip
+    evaluate.add_argument("--redetect-every", type=int,
+                          help="tracked crops: check tracks against the detector every N frames (0: never; default: the tracker's, 10)")  # fmt: skip
+    evaluate.add_argument("--redetect-confidence", type=float,
+                          help="tracked crops: check on the next frame after a prediction less confident than this (default: the tracker's, 0.2)")  # fmt: skip
     evaluate.add_argument("--baselines", action="store_true",
                           help="also run without temporal memory, and a one-euro filter on that tuned to equal MPJPA")  # fmt: skip
     evaluate.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",

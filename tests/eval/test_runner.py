@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +12,8 @@ from umetrack.eval.runner import evaluate_recording, overall
 from umetrack.model.checkpoint import save_checkpoint
 from umetrack.synth.recording import synthetic_recording
 from umetrack.train.loop import TrainConfig, make_network
+
+SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "recording_00.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +59,20 @@ def test_eval_command_writes_json_and_csv(net, recording, hand_model, tmp_path, 
     assert document["options"] == {"skeleton": "known", "crops": "oracle", "model": str(weights), "precision": "fp32"}
     assert document["recordings"][0]["frames"] == 10
     assert (tmp_path / "out" / "eval.csv").read_text().startswith("name,frames,valid_slots")
+
+
+def test_tracked_eval_counts_drift_check_restarts_and_records_its_settings(steady_light_network, hand_model, tmp_path, capsys):
+    """The steady test network always predicts the same hand 40 cm in front of its crop camera and is
+    never confident, so with the shipped detector checking every frame its tracks get restarted."""
+    from umetrack.detect.bootstrap import DEFAULT_WEIGHTS
+    from umetrack.recording import open_recording
+
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("needs the shipped hand detector")
+    sample = open_recording(SAMPLE)
+    checked = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(1, 0.2), bootstrap="detector",
+                                 frames=range(60, 72))  # fmt: skip
+    unchecked = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(0, 0.0), bootstrap="detector",
+                                   frames=range(60, 72))  # fmt: skip
+    assert checked.track_restarts > 0 and unchecked.track_restarts == 0
+    assert overall([checked, checked])["track_restarts"] == 2 * checked.track_restarts

@@ -12,7 +12,7 @@ MPJPE and counted as track losses (the released protocol never loses a hand: it 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -58,6 +58,8 @@ class RecordingEvaluation:
     pinch_true_positives: int
     pinch_false_positives: int
     pinch_false_negatives: int
+    track_restarts: int = 0
+    """Tracks the drift check restarted from the detector (tracked crops)."""
     scale_error: float | None = None
     calibrated_scale: float | None = None
     true_scale: float | None = None
@@ -107,10 +109,14 @@ def track_keypoints(
     should_stop: Callable[[], bool] | None = None,
     precision: str = "fp32",
     bootstrap: str | Detector = "auto",
+    drift_check: tuple[int, float] | None = None,
+    stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the known-skeleton tracker over a recording (or over ``frames`` of it; other frames stay
     invalid). ``progress(done, total)`` follows each frame; ``should_stop()`` True raises ``Cancelled``.
-    Tracked crops start hands with ``bootstrap`` (``recording_bootstrap``: "auto", "detector", "gt").
+    Tracked crops start hands with ``bootstrap`` (``recording_bootstrap``: "auto", "detector", "gt");
+    ``drift_check`` = (``redetect_every``, ``redetect_below_confidence``) overrides the tracker's
+    defaults (``TrackerOptions``). ``stats``, when given, receives "restarts" (tracks the drift check restarted).
 
     Returns:
         predicted (2, N, 21, 3), truth (2, N, 21, 3) world metres (NaN where absent), valid (2, N)
@@ -118,6 +124,8 @@ def track_keypoints(
     """
     detector, detector_state = (None, None) if crops == "oracle" else recording_bootstrap(recording, model, bootstrap)
     options = TrackerOptions(skeleton="known", crops=crops, temporal=temporal, precision=precision)
+    if drift_check is not None:
+        options = replace(options, redetect_every=int(drift_check[0]), redetect_below_confidence=float(drift_check[1]))
     tracker = Tracker(net, model, options, detector=detector, camera_angles_deg=recording.camera_angles_deg)
     gt_model = recording.hand_model.to(torch.float64)
     n = recording.num_frames
@@ -149,6 +157,8 @@ def track_keypoints(
                 predicted[hand, frame] = hand_result.landmarks
         if progress is not None:
             progress(done + 1, len(frames))
+    if stats is not None:
+        stats["restarts"] = tracker.redetections
     return predicted, truth, valid, tracked
 
 
@@ -167,8 +177,10 @@ def evaluate_recording(
     keep_keypoints: bool = False,
     precision: str = "fp32",
     bootstrap: str | Detector = "auto",
+    drift_check: tuple[int, float] | None = None,
+    frames: range | None = None,
 ) -> RecordingEvaluation:
-    """Metrics of one recording. ``baselines`` also runs the tracker without temporal memory and a
+    """Metrics of one recording (or of ``frames`` of it: the others count as not valid). ``baselines`` also runs the tracker without temporal memory and a
     one-euro filter on those per-frame predictions tuned to the temporal model's MPJPA (paper Table 2)."""
     if recording.gt is None or recording.hand_model is None:
         raise ValueError(f"{recording.name}: evaluation needs ground truth and the subject's hand model")
@@ -178,7 +190,9 @@ def evaluate_recording(
         model = calibration.calibrated_model(generic) if calibration.samples else generic
     else:
         model = recording.hand_model
-    predicted, truth, valid, tracked = track_keypoints(net, recording, model, crops, precision=precision, bootstrap=bootstrap)
+    stats: dict = {}
+    predicted, truth, valid, tracked = track_keypoints(net, recording, model, crops, precision=precision, bootstrap=bootstrap,
+                                                       drift_check=drift_check, stats=stats, frames=frames)  # fmt: skip
     scored = valid & tracked
     errors = per_slot_errors(np.nan_to_num(truth), np.nan_to_num(predicted), scored)
     joint = np.linalg.norm(np.nan_to_num(truth) - np.nan_to_num(predicted), axis=-1) * 1000.0
@@ -201,6 +215,7 @@ def evaluate_recording(
         valid_slots=int(valid.sum()),
         tracked_slots=int(scored.sum()),
         track_losses=int((valid & ~tracked).sum()),
+        track_restarts=int(stats.get("restarts", 0)),
         mpjpe_mm=_mpjpe(truth, predicted, scored),
         per_joint_mm=per_joint,
         pck_auc=auc(thresholds, pck),
@@ -217,7 +232,8 @@ def evaluate_recording(
         tracked=tracked if keep_keypoints else None,
     )
     if baselines:
-        per_frame, _truth, _valid, per_frame_tracked = track_keypoints(net, recording, model, crops, temporal=False, precision=precision, bootstrap=bootstrap)
+        per_frame, _truth, _valid, per_frame_tracked = track_keypoints(net, recording, model, crops, temporal=False, precision=precision,
+                                                                       bootstrap=bootstrap, drift_check=drift_check, frames=frames)  # fmt: skip
         kept = valid & per_frame_tracked
         result.no_temporal_mpjpe_mm = _mpjpe(truth, per_frame, kept)
         result.no_temporal_mpjpa = mpjpa(np.nan_to_num(per_frame), kept)
@@ -252,6 +268,7 @@ def overall(evaluations: list[RecordingEvaluation]) -> dict:
         "recordings": len(evaluations),
         "tracked_slots": slots,
         "track_losses": sum(e.track_losses for e in evaluations),
+        "track_restarts": sum(e.track_restarts for e in evaluations),
         "mpjpe_mm": weighted("mpjpe_mm"),
         "pck_auc": weighted("pck_auc"),
         "mpjpa": weighted("mpjpa"),
