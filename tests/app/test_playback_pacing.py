@@ -56,6 +56,10 @@ def test_playing_from_the_first_frame_survives_an_early_timer_tick(main_window, 
 
 
 def test_playback_waits_for_the_frame_on_screen_before_moving_on(main_window, video, qtbot):
+    import time
+
+    from app.panels.transport import MAX_DISPLAY_WAIT_MS
+
     _recording, path = video
     window = main_window
     window.open_recording(path)
@@ -63,10 +67,11 @@ def test_playback_waits_for_the_frame_on_screen_before_moving_on(main_window, vi
     window.views.loader.loaded.disconnect(window.views._on_loaded)  # frames decode but never show
     window.transport.play(1)
     qtbot.waitUntil(lambda: window.session.playhead > 0, timeout=2000)
-    asked = window.session.playhead
+    asked, since = window.session.playhead, time.monotonic()
     qtbot.wait(250)  # 7 frame intervals at 30 fps
-    assert window.session.playhead == asked  # not shown yet: playback holds instead of piling up moves
-    qtbot.waitUntil(lambda: window.session.playhead > asked, timeout=2000)  # gives up waiting after 0.5 s
+    if time.monotonic() - since < 0.9 * MAX_DISPLAY_WAIT_MS / 1000:  # a starved test process may sleep past the give-up time
+        assert window.session.playhead == asked  # not shown yet: playback holds instead of piling up moves
+    qtbot.waitUntil(lambda: window.session.playhead > asked, timeout=2000)  # gives up waiting after MAX_DISPLAY_WAIT_MS
     window.transport.pause()
 
 
