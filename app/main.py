@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
 
     vispy_app.use_app("pyside6")
     qt_app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    # Cyclic garbage is collected on the GUI thread only: the automatic collector runs in whichever
+    # thread allocates, and a Qt object collected in a worker thread deadlocks or crashes Qt
+    # (seen: a widget's destructor waiting for the GIL inside a tracking worker's gc pass).
+    garbage_collector = GarbageCollector(interval=1.0)  # noqa: F841 (its timer lives while main runs)
 
     from app.main_window import MainWindow
     from app.session import Session

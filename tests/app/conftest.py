@@ -35,3 +35,20 @@ def main_window(qtbot, settings):
     qtbot.waitExposed(window)
     activate(window)
     return window
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_gui_thread(qapp):
+    """As the app does (``app.main``, pyqtgraph's GarbageCollector): no automatic cyclic collection
+    while a GUI test runs, whose worker threads would otherwise collect widgets left in reference
+    cycles by earlier tests (a widget destroyed off the GUI thread deadlocked the suite), then one
+    collection here, on the GUI thread."""
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.enable()
