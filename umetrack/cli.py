@@ -53,7 +53,6 @@ def _train(args: argparse.Namespace) -> int:
 
     from umetrack.hand.io import load_hand_model
     from umetrack.train.loop import TrainConfig, train
-    from umetrack.train.synthetic_data import SyntheticBatchSource, SyntheticDataConfig, with_crop_noise_scale
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and "LOCAL_RANK" in os.environ:
@@ -72,7 +71,7 @@ def _train(args: argparse.Namespace) -> int:
         batch_norm_recalibration=args.bn_batches,
     )
     model = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
-    source = SyntheticBatchSource(model, seed=args.seed, config=with_crop_noise_scale(SyntheticDataConfig(), config.crop_noise_scale))
+    source = _training_data(model, args.seed, config.crop_noise_scale)
     main_process = int(os.environ.get("RANK", "0")) == 0
     with tqdm(total=config.steps, unit="step", disable=not main_process, desc="training") as bar:
         def progress(step: int, metrics: dict[str, float]) -> None:
@@ -85,6 +84,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_data(hand_model, seed: int, crop_noise_scale: float):
+    """The synthetic batch source a run with this seed and crop noise trains on."""
+    from umetrack.train.synthetic_data import SyntheticBatchSource, SyntheticDataConfig, with_crop_noise_scale
+
+    return SyntheticBatchSource(hand_model, seed=seed, config=with_crop_noise_scale(SyntheticDataConfig(), crop_noise_scale))
+
+
 def _recalibrate_bn(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
@@ -92,12 +98,11 @@ def _recalibrate_bn(args: argparse.Namespace) -> int:
     from umetrack.hand.io import load_hand_model
     from umetrack.model.checkpoint import read_checkpoint
     from umetrack.train.loop import TrainConfig, autocast_dtype_for, export_weights, load_trained_network, recalibrate_batch_norm
-    from umetrack.train.synthetic_data import SyntheticBatchSource, SyntheticDataConfig, with_crop_noise_scale
 
     net, config = load_trained_network(args.model)
     config = config or TrainConfig()
     model = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
-    source = SyntheticBatchSource(model, seed=args.seed, config=with_crop_noise_scale(SyntheticDataConfig(), config.crop_noise_scale))
+    source = _training_data(model, args.seed, config.crop_noise_scale)
     steps = range(args.batches)
     with tqdm(total=args.batches, unit="batch", desc="BatchNorm statistics") as bar:
         def batches():

@@ -218,11 +218,8 @@ def _crop_geometry(
     roll = torch.as_tensor(camera_angle_deg, dtype=dtype).expand(direction.shape[:-1])
     rotation = R_source @ _minimal_rotation_from_z(direction) @ _rotation_z(roll)
     T_crop_from_world = invert_rigid(make_transform(rotation, t_source))
-    if isinstance(mirror, torch.Tensor):
-        mirrored = torch.tensor(_MIRROR_X, dtype=dtype)[:, None] * T_crop_from_world
-        T_crop_from_world = torch.where(mirror[..., None, None], mirrored, T_crop_from_world)
-    elif mirror:
-        T_crop_from_world = torch.tensor(_MIRROR_X, dtype=dtype)[:, None] * T_crop_from_world
+    mirrored = torch.tensor(_MIRROR_X, dtype=dtype)[:, None] * T_crop_from_world
+    T_crop_from_world = torch.where(torch.as_tensor(mirror)[..., None, None], mirrored, T_crop_from_world)
 
     eye = transform_points(T_crop_from_world, points_world)
     min_depth = eye[..., 2].amin(-1)

@@ -170,8 +170,11 @@ def test_batch_norm_recalibration_makes_inference_normalise_like_training(hand_m
         torch.testing.assert_close(net.state_dict()[name], value, rtol=0, atol=0, msg=name)
     assert all(m.momentum == 0.1 for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert not net.training
+    statistics = {k: v.clone() for k, v in net.state_dict().items() if "running" in k}
     with pytest.raises(ValueError, match="at least one batch"):
         recalibrate_batch_norm(net, model, [])
+    for name, value in statistics.items():  # nothing to average: the statistics are kept, not reset
+        torch.testing.assert_close(net.state_dict()[name], value, rtol=0, atol=0, msg=name)
 
 
 def test_a_finished_schedule_exports_recalibrated_statistics(hand_model, tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -171,9 +172,7 @@ def sequence_losses(
         continuous[:, 1:] = batch.use_memory[:, 1:]
         temporal = losses.temporal_loss(angles, wrists, continuous).mean()
         loss = loss + losses.LAMBDA_TEMPORAL * temporal
-    metrics = {"loss": loss.item(), "mpjpe_k_mm": metrics["mpjpe_k_mm"], "mpjpe_u_mm": metrics["mpjpe_u_mm"],
-               "scale_error": metrics["scale_error"], "temporal": temporal.item()}  # fmt: skip
-    return StepResult(loss, metrics)
+    return StepResult(loss, {"loss": loss.item(), **metrics, "temporal": temporal.item()})
 
 
 def recalibrate_batch_norm(net: nn.Module, hand_model: HandModel, batches: Iterable[TrainBatch], autocast_dtype: torch.dtype | None = None) -> int:
@@ -186,6 +185,10 @@ def recalibrate_batch_norm(net: nn.Module, hand_model: HandModel, batches: Itera
     training mode without gradients, with ``momentum=None`` (cumulative average), fix that
     without touching any weight. Returns the number of batches used; the network's mode is restored.
     """
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:  # checked before the statistics are reset, so they are never left empty
+        raise ValueError("recalibrate_batch_norm needs at least one batch")
     was_training = net.training
     norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in norms]
@@ -195,14 +198,12 @@ def recalibrate_batch_norm(net: nn.Module, hand_model: HandModel, batches: Itera
     net.train()
     count = 0
     with torch.no_grad():
-        for batch in batches:
+        for batch in itertools.chain([first], batches):
             sequence_losses(net, hand_model, batch, temporal_losses=False, autocast_dtype=autocast_dtype)
             count += 1
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     net.train(was_training)
-    if count == 0:
-        raise ValueError("recalibrate_batch_norm needs at least one batch")
     return count
 
 
