@@ -61,10 +61,11 @@ def test_worker_processes_render_the_same_batches_as_inline(source):
     """Rendering ahead in a spawned worker process must not change what the optimiser sees."""
     from umetrack.train.loop import prefetched_batches
 
-    steps = range(7, 9)
+    # Crosses a block boundary (blocks of 40 steps), so the two workers get one block each.
+    steps = range(source.steps_per_block - 2, source.steps_per_block + 1)
     inline = list(prefetched_batches(source, steps, 0, 2, 2, workers=0))
-    ahead = list(prefetched_batches(source, steps, 0, 2, 2, workers=1))
-    assert len(ahead) == len(inline) == 2
+    ahead = list(prefetched_batches(source, steps, 0, 2, 2, workers=2))
+    assert len(ahead) == len(inline) == 3
     for a, b in zip(inline, ahead):
         torch.testing.assert_close(a.images, b.images, rtol=0, atol=0)
         torch.testing.assert_close(a.extrinsics, b.extrinsics, rtol=0, atol=0)
@@ -100,3 +101,13 @@ def test_depth_noise_slides_the_crop_pose_along_the_reference_ray(source):
         assert torch.linalg.cross(ray, offset).norm() / (ray.norm() * offset.norm()) < 1e-9  # same ray
         factors.append(float(offset.norm() / ray.norm()))
     assert 0.03 < np.std(factors) < 0.2 and all(0.5 <= f <= 1.5 for f in factors)
+
+
+def test_step_blocks_cut_a_range_at_aligned_block_edges():
+    from umetrack.train.loop import step_blocks
+
+    assert step_blocks(range(38, 85), 40) == [range(38, 40), range(40, 80), range(80, 85)]
+    assert step_blocks(range(0, 40), 40) == [range(0, 40)]
+    assert step_blocks(range(5, 7), 40) == [range(5, 7)]
+    assert step_blocks(range(3, 3), 40) == []
+    assert step_blocks(range(0, 5), 1) == [range(i, i + 1) for i in range(5)]

@@ -334,33 +334,50 @@ def train(
     return net
 
 
-class _StepBatches(torch.utils.data.Dataset):
-    """Index = step: lets a DataLoader render future steps in worker processes."""
+class _StepBlocks(torch.utils.data.Dataset):
+    """Index = block of consecutive steps: lets a DataLoader render future blocks in worker processes."""
 
-    def __init__(self, source: BatchSource, rank: int, sequences: int, length: int):
-        self.source, self.rank, self.sequences, self.length = source, rank, sequences, length
+    def __init__(self, source: BatchSource, blocks: list[range], rank: int, sequences: int, length: int):
+        self.source, self.blocks, self.rank, self.sequences, self.length = source, blocks, rank, sequences, length
 
-    def __getitem__(self, step: int) -> TrainBatch:
-        return self.source.batch(int(step), self.rank, self.sequences, self.length)
+    def __getitem__(self, index: int) -> list[TrainBatch]:
+        return [self.source.batch(step, self.rank, self.sequences, self.length) for step in self.blocks[index]]
 
-    def __len__(self) -> int:  # pragma: no cover - the sampler decides which steps are drawn
-        return 2**62
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+
+def step_blocks(steps: range, block: int) -> list[range]:
+    """``steps`` cut at multiples of ``block`` (so every piece lies inside one aligned block)."""
+    if len(steps) == 0:
+        return []
+    edges = [steps.start, *range((steps.start // block + 1) * block, steps.stop, block), steps.stop]
+    return [range(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def prefetched_batches(source: BatchSource, steps: range, rank: int, sequences: int, length: int, workers: int):
     """Yield the batch of each step in ``steps``, in order; with ``workers`` > 0 they are rendered
-    ahead in worker processes ("spawn": the renderer's GL context must not be forked)."""
+    ahead in worker processes ("spawn": the renderer's GL context must not be forked).
+
+    Each worker renders whole blocks of ``source.steps_per_block`` consecutive steps (1 when the
+    source has no such attribute): the synthetic source draws a block's batches from the same few
+    cached sequences and scene, which cost more to build than the batches themselves, so handing
+    workers interleaved steps made every worker rebuild every sequence (measured: 109 crops/s per
+    worker interleaved over 14 workers, 392 for consecutive steps).
+    """
     if workers <= 0:
         return (source.batch(step, rank, sequences, length) for step in steps)
+    blocks = step_blocks(steps, max(1, int(getattr(source, "steps_per_block", 1))))
+    if not blocks:
+        return iter(())
     loader = torch.utils.data.DataLoader(
-        _StepBatches(source, rank, sequences, length),
+        _StepBlocks(source, blocks, rank, sequences, length),
         batch_size=None,
-        sampler=steps,
-        num_workers=workers,
+        num_workers=min(workers, len(blocks)),
         prefetch_factor=2,
         multiprocessing_context="spawn",
     )
-    return iter(loader)
+    return itertools.chain.from_iterable(loader)
 
 
 def _average_gradients(net: nn.Module, world_size: int) -> None:

@@ -76,6 +76,11 @@ class SyntheticBatchSource:
         self._sequences: OrderedDict[int, tuple[SyntheticSequence, np.ndarray]] = OrderedDict()
         self._scenes: dict[int, Scene] = {}
 
+    @property
+    def steps_per_block(self) -> int:
+        """Consecutive steps that draw from the same cached sequences (see ``prefetched_batches``)."""
+        return self.config.steps_per_pool
+
     # -- caches ----------------------------------------------------------------------------------
 
     def _sequence(self, index: int) -> tuple[SyntheticSequence, np.ndarray]:
