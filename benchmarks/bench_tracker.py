@@ -15,7 +15,7 @@ Weights: resources/weights/umetrack_light.pt for the light encoder when present 
 fast path is reported by ``umetrack eval --precision bf16``); otherwise random initialisation,
 which costs the same. Timings on a shared machine vary with its load: compare rows of one run.
 
-Run: python benchmarks/bench_tracker.py [--frames 120] [--threads N] [--encoders light] [--precisions fp32]
+Run: python benchmarks/bench_tracker.py [--frames 120] [--threads N] [--encoders light] [--precisions fp32] [--device cuda]
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--encoders", nargs="+", default=["released", "light"], choices=["released", "light"])
+    parser.add_argument("--device", default="cpu", help="where the network runs (cpu, cuda); crops and FK stay on the CPU")
+    parser.add_argument("--weights", help="weights.pt to time (default: the shipped light model for the light encoder, random weights otherwise)")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "fp32-folded", "bf16"], choices=["fp32", "fp32-folded", "bf16"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -56,17 +58,22 @@ def main() -> None:
     hand_model = recording.hand_model or load_hand_model(ROOT / "resources" / "hand_model.json")
     frames = frames_with_two_hands_in_two_views(recording, args.frames)
     inputs = [(recording.images(f), recording.cameras(f), recording.gt_poses(f)) for f in frames]
-    print(f"{len(frames)} frames of {SAMPLE.name} with both hands, {args.threads} torch threads, CPU: {_cpu_name()}")
+    gpu = f", GPU: {torch.cuda.get_device_name(args.device)}" if args.device.startswith("cuda") else ""
+    print(f"{len(frames)} frames of {SAMPLE.name} with both hands, {args.threads} torch threads, CPU: {_cpu_name()}{gpu}, network on {args.device}")
 
     rows = []
     for encoder in args.encoders:
         for precision in args.precisions:
-            if encoder == "light" and SHIPPED_LIGHT.exists():
+            if args.weights:
+                net, config = load_trained_network(args.weights)
+                if config is not None and config.encoder != encoder:
+                    continue
+            elif encoder == "light" and SHIPPED_LIGHT.exists():
                 net, _ = load_trained_network(SHIPPED_LIGHT)
             else:
                 torch.manual_seed(0)
                 net = make_network(encoder).eval()
-            options = TrackerOptions(crops="oracle", precision=precision.split("-")[0], fold_batchnorm=precision.endswith("-folded"))
+            options = TrackerOptions(crops="oracle", precision=precision.split("-")[0], fold_batchnorm=precision.endswith("-folded"), device=args.device)
             tracker = Tracker(net, hand_model, options, camera_angles_deg=recording.camera_angles_deg)
             views_used, timings = [], []
             for repeat in range(2):  # the first pass warms up allocators and oneDNN kernels

@@ -68,6 +68,18 @@ def test_bf16_path_stays_close_to_fp32(hand_model):
         Tracker(fp32_net, hand_model, TrackerOptions(precision="fp8"))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_network_on_cuda_matches_the_cpu_and_leaves_the_given_network_alone(net, hand_model):
+    gt = {0: _pose(hand_model, 0), 1: _pose(hand_model, 1, (0.05, 0.05, 0.4))}
+    cpu = Tracker(net, hand_model, TrackerOptions(crops="oracle", fold_batchnorm=False))
+    gpu = Tracker(net, hand_model, TrackerOptions(crops="oracle", fold_batchnorm=False, device="cuda"))
+    for _ in range(2):  # the second frame goes through the temporal memory kept between devices
+        expected, actual = cpu.step(_images(), _cameras(), gt), gpu.step(_images(), _cameras(), gt)
+    for hand in (0, 1):
+        torch.testing.assert_close(actual.hands[hand].pose.T_world_from_wrist, expected.hands[hand].pose.T_world_from_wrist, atol=1e-3, rtol=0)
+    assert next(net.parameters()).device.type == "cpu"
+
+
 def test_missing_black_and_invalid_views_degrade_to_reasons(net, hand_model):
     tracker = Tracker(net, hand_model, TrackerOptions(crops="oracle"))
     gt = {0: _pose(hand_model)}

@@ -267,6 +267,12 @@ class PoseOutput:
     hand_scale: torch.Tensor | None
     state: TemporalState
 
+    def to(self, device: str | torch.device) -> "PoseOutput":
+        """The same output with every tensor on ``device``."""
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return PoseOutput(move(self.joint_angles), move(self.wrist_points), move(self.T_crop_from_wrist), move(self.T_world_from_wrist),
+                          move(self.uncertainty), move(self.hand_scale), TemporalState(move(self.state.memory), move(self.state.extrinsics)))  # fmt: skip
+
 
 class UmeTrackNet(nn.Module):
     """The full network. Attribute names reproduce the released state_dict keys exactly."""

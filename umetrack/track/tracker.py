@@ -111,6 +111,9 @@ class TrackerOptions:
     within 4e-5 m on the sample), ~30 % less network time on a 2-core CPU, ~0.5 s once when the
     tracker is made. False runs the network as given, bit for bit (the reference fp32 path).
     The network passed in is not modified."""
+    device: str = "cpu"
+    """Where the network runs ("cpu", "cuda", "cuda:1"): crops, FK and everything else stay on the
+    CPU, only the crop images and cameras travel. The network passed in is copied, not moved."""
     redetect_every: int = 10
     """Tracked crops: every this many frames, a detector that locates hands (``LocatingDetector``,
     e.g. ``HandDetector``) checks each tracked hand; 0 never checks. Crops placed from the previous
@@ -215,16 +218,19 @@ class Tracker:
             raise ValueError(f"crops must be 'tracked' or 'oracle', got {options.crops!r}")
         if options.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {options.precision!r}")
+        self.device = torch.device(options.device)
         self.net = net.eval()
         if options.fold_batchnorm:
             self.net = fold_batchnorm(self.net).to(memory_format=torch.channels_last)
-        elif options.precision == "bf16":
-            self.net = self.net.to(memory_format=torch.channels_last)
+        elif self.device.type != "cpu":
+            self.net = copy.deepcopy(self.net)
+        if options.precision == "bf16" or self.device.type != "cpu":
+            self.net = self.net.to(self.device, memory_format=torch.channels_last)
         self.hand_model = hand_model.to(torch.float64)
         self.options = options
         self.detector = detector
         self.camera_angles_deg = camera_angles_deg
-        self._skeleton = hand_model.to(torch.float32).skeleton_features()
+        self._skeleton = hand_model.to(torch.float32).skeleton_features().to(self.device)
         self.reset()
 
     def reset(self) -> None:
@@ -408,12 +414,21 @@ class Tracker:
                     previous_extrinsics[row] = m.extrinsics[0]
             state = TemporalState(memory, previous_extrinsics)
         reduced = self.options.precision == "bf16"
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=reduced):
+        if self.device.type != "cpu":
+            images, focal, extrinsics, num_views, hand_index, use_memory = (
+                t.to(self.device, non_blocking=True) for t in (images, focal, extrinsics, num_views, hand_index, use_memory)
+            )
+            if state is not None:
+                state = TemporalState(state.memory.to(self.device), state.extrinsics.to(self.device))
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=reduced):
             z_t, new_state = self.net.temporal_features(images, focal, extrinsics, num_views, state, use_memory)
             if self.options.skeleton == "known":
                 output = self.net.regress_known(z_t, self._skeleton, extrinsics[:, 0], hand_index, new_state)
             else:
                 output = self.net.regress_unknown(z_t, extrinsics[:, 0], hand_index, new_state)
+        if self.device.type != "cpu":
+            output = output.to("cpu")
+            new_state = TemporalState(new_state.memory.cpu(), new_state.extrinsics.cpu())
         for row, hand in enumerate(hands):
             self._states[hand] = TemporalState(new_state.memory[row : row + 1].float().clone(), new_state.extrinsics[row : row + 1].clone())
         return [
