@@ -18,10 +18,11 @@ from app.dialogs import run_ok_cancel
 from app.live_session import LivePrediction, LiveStats, RollingMean
 from app.live_workers import CaptureWorker, LiveTrackingWorker
 from app.panels.live_views import LiveViewsPanel
-from app.session import RESOURCES
 from umetrack.live import OpenCVCameras, SimulatedHeadset
+from umetrack.resources import LIGHT_TRACKER_WEIGHTS
 
-DEFAULT_MODEL = RESOURCES / "weights" / "umetrack_light.pt"
+# Live mode tracks in real time on a CPU: the light network is ~3.5x faster than the default one.
+DEFAULT_MODEL = LIGHT_TRACKER_WEIGHTS
 STATS_INTERVAL_MS = 250
 UNPLUG_SECONDS = 3.0
 

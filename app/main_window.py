@@ -20,10 +20,11 @@ from app.panels.plots import PlotsPanel
 from app.panels.scene3d import Scene3DPanel
 from app.panels.transport import TransportPanel
 from app.panels.views_grid import ViewsGridPanel
-from app.session import RESOURCES, Session
+from app.session import Session
 from app.session_actions import SessionActions
 from app.workers import TrackingWorker
 from umetrack.errors import UmeTrackError
+from umetrack.resources import TRACKER_WEIGHTS
 from umetrack.track.results import REASONS
 from umetrack.track.tracker import Reason, TrackerOptions
 
@@ -190,7 +191,7 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog = QtWidgets.QDialog(self)
         dialog.setWindowTitle("Run tracker")
         form = QtWidgets.QFormLayout(dialog)
-        model_edit = QtWidgets.QLineEdit(self.settings.value("tracking/model", str(RESOURCES / "weights" / "umetrack_light.pt")))
+        model_edit = QtWidgets.QLineEdit(self.settings.value("tracking/model", str(TRACKER_WEIGHTS)))
         browse = QtWidgets.QPushButton("Browse…")
         browse.clicked.connect(lambda: model_edit.setText(
             QtWidgets.QFileDialog.getOpenFileName(dialog, "Model weights", model_edit.text(), "Weights (*.pt *.torch)")[0] or model_edit.text()))  # fmt: skip

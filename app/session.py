@@ -23,11 +23,10 @@ from umetrack.hand.io import load_hand_model
 from umetrack.hand.model import NUM_JOINTS, NUM_LANDMARKS, HandModel
 from umetrack.hand.pose import HandPose
 from umetrack.recording import Recording, open_recording
+from umetrack.resources import HAND_MODEL as DEFAULT_HAND_MODEL
+from umetrack.resources import SAMPLE_RECORDING  # noqa: F401 - imported from here by the app and its tests
 from umetrack.track.results import TrackedRecording
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
-DEFAULT_HAND_MODEL = RESOURCES / "hand_model.json"
-SAMPLE_RECORDING = RESOURCES / "sample" / "recording_00.mp4"
 HAND_MODEL_FROM_RECORDING = "recording"
 """``Session.hand_model_source``: the open recording's own model (``hand_model_path`` is then only
 the file last loaded, not what is on display)."""

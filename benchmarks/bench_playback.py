@@ -2,7 +2,7 @@
 
 Opens the bundled sample (4 views, 640x480, 300 frames) in ``MainWindow`` with every dock visible
 (tabbed docks are split apart) and tracking results present: the trained light model at
-resources/weights/umetrack_light.pt if it exists (tracked once, in the app's worker), otherwise GT
+resources/weights/umetrack.pt if it exists (tracked once, in the app's worker), otherwise GT
 landmarks plus 5 mm noise with real crop cameras (the panels draw the same things either way).
 
 * playback, real time: the transport plays at the recording's rate (30 fps); frames displayed per
@@ -43,10 +43,11 @@ from umetrack.crop import CROP_SIZE, crop_points, make_crop_camera  # noqa: E402
 from umetrack.errors import CropError  # noqa: E402
 from umetrack.eval.ground_truth import gt_landmarks  # noqa: E402
 from umetrack.recording import Recording, read_umetrack_raw  # noqa: E402
+from umetrack.resources import TRACKER_WEIGHTS  # noqa: E402
 from umetrack.track.results import REASONS, TrackedRecording  # noqa: E402
 from umetrack.track.tracker import MAX_VIEWS, Reason, TrackerOptions, select_views  # noqa: E402
 
-WEIGHTS = REPO / "resources" / "weights" / "umetrack_light.pt"
+WEIGHTS = TRACKER_WEIGHTS
 TARGET_FPS, TARGET_SEEK_MS = 30.0, 100.0
 
 

@@ -11,9 +11,9 @@ and p95 of total ms/frame and the median of each stage:
 * network: encoder + FTL + fusion + temporal module + regressor (one batch of 2 hands);
 * fk: skinning the predicted landmarks.
 
-Weights: resources/weights/umetrack_light.pt for the light encoder when present (accuracy of the
-fast path is reported by ``umetrack eval --precision bf16``); otherwise random initialisation,
-which costs the same. Timings on a shared machine vary with its load: compare rows of one run.
+Weights (``--weights``, or else the shipped ``resources/weights/umetrack.pt`` for the released
+encoder and ``umetrack_light.pt`` for the light one, random initialisation where absent, which costs
+the same; the accuracy of the fast path is reported by ``umetrack eval --precision bf16``). Timings on a shared machine vary with its load: compare rows of one run.
 
 Run: python benchmarks/bench_tracker.py [--frames 120] [--threads N] [--encoders light] [--precisions fp32] [--device cuda]
 """
@@ -28,12 +28,13 @@ import torch
 
 from umetrack.hand.io import load_hand_model
 from umetrack.recording import open_recording
+from umetrack.resources import LIGHT_TRACKER_WEIGHTS, TRACKER_WEIGHTS
 from umetrack.track.tracker import Tracker, TrackerOptions
 from umetrack.train.loop import load_trained_network, make_network
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "resources" / "sample" / "recording_00.mp4"
-SHIPPED_LIGHT = ROOT / "resources" / "weights" / "umetrack_light.pt"
+SHIPPED = {"released": TRACKER_WEIGHTS, "light": LIGHT_TRACKER_WEIGHTS}
 TARGET_MS = 10.0
 
 
@@ -68,8 +69,8 @@ def main() -> None:
                 net, config = load_trained_network(args.weights)
                 if config is not None and config.encoder != encoder:
                     continue
-            elif encoder == "light" and SHIPPED_LIGHT.exists():
-                net, _ = load_trained_network(SHIPPED_LIGHT)
+            elif SHIPPED[encoder].exists():
+                net, _ = load_trained_network(SHIPPED[encoder])
             else:
                 torch.manual_seed(0)
                 net = make_network(encoder).eval()

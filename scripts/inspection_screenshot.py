@@ -25,10 +25,11 @@ from umetrack.crop import crop_points, make_crop_camera, warp_image  # noqa: E40
 from umetrack.eval.failures import FailureKind  # noqa: E402
 from umetrack.hand import fk  # noqa: E402
 from umetrack.recording import Recording  # noqa: E402
+from umetrack.resources import TRACKER_WEIGHTS  # noqa: E402
 from umetrack.track.results import REASONS, TrackedRecording  # noqa: E402
 from umetrack.track.tracker import MAX_VIEWS, Reason, TrackerOptions, select_views  # noqa: E402
 
-SHIPPED_MODEL = REPO / "resources" / "weights" / "umetrack_light.pt"
+SHIPPED_MODEL = TRACKER_WEIGHTS
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], scale: float, width: int = 9) -> np.ndarray:

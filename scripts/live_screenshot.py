@@ -2,7 +2,7 @@
 HUD (per-stage latency and fps), a simulated unplug of one camera (banner, "no signal" view) and
 recording on.
 
-Predictions come from ``--model`` (default: the shipped ``resources/weights/umetrack_light.pt``; without
+Predictions come from ``--model`` (default: live mode's, the shipped light network ``resources/weights/umetrack_light.pt``; without
 it the HUD says "no model" and only ground truth is drawn). Run under
 ``xvfb-run -a python scripts/live_screenshot.py [--model WEIGHTS] [--out docs/screenshots/live.png]``.
 """

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 from umetrack.errors import UmeTrackError
-
-DEFAULT_HAND_MODEL = Path(__file__).resolve().parents[1] / "resources" / "hand_model.json"
+from umetrack.resources import HAND_MODEL as DEFAULT_HAND_MODEL
 
 
 def _hand_model_info(args: argparse.Namespace) -> int:
@@ -97,13 +96,14 @@ def _recalibrate_bn(args: argparse.Namespace) -> int:
 
     from umetrack.hand.io import load_hand_model
     from umetrack.model.checkpoint import read_checkpoint
-    from umetrack.train.loop import TrainConfig, autocast_dtype_for, export_weights, load_trained_network, recalibrate_batch_norm
+    from umetrack.train.loop import (TrainConfig, autocast_dtype_for, export_weights, load_trained_network,
+                                     recalibrate_batch_norm, spread_steps, steps_per_block)  # fmt: skip
 
     net, config = load_trained_network(args.model)
     config = config or TrainConfig()
     model = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
     source = _training_data(model, args.seed, config.crop_noise_scale)
-    steps = range(args.batches)
+    steps = spread_steps(0, args.batches, steps_per_block(source))
     with tqdm(total=args.batches, unit="batch", desc="BatchNorm statistics") as bar:
         def batches():
             for step in steps:

@@ -25,7 +25,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.session import DEFAULT_HAND_MODEL, RESOURCES
+from app.session import DEFAULT_HAND_MODEL
 from app.session_file import SESSIONS_DIR
 from app.workers import TrackerJob
 from umetrack.errors import UmeTrackError
@@ -46,9 +46,10 @@ from umetrack.hand.io import load_hand_model
 from umetrack.hand.model import HAND_NAMES, LANDMARK_NAMES, HandModel
 from umetrack.model.network import UmeTrackNet
 from umetrack.track.calibration import DEFAULT_SAMPLES, MAX_RELATIVE_STANDARD_ERROR, CalibrationStatus, ScaleCalibration
+from umetrack.resources import TRACKER_WEIGHTS
 from umetrack.track.tracker import TrackerOptions
 
-DEFAULT_WEIGHTS = RESOURCES / "weights" / "umetrack_light.pt"
+DEFAULT_WEIGHTS = TRACKER_WEIGHTS
 PROFILE_SUFFIX = ".hand_profile.json"
 HAND_CHOICES = (("Both hands", (0, 1)), (f"{HAND_NAMES[0].capitalize()} hand", (0,)), (f"{HAND_NAMES[1].capitalize()} hand", (1,)))
 CROP_CHOICES = (("oracle (from ground truth)", "oracle"), ("tracked (previous prediction)", "tracked"))

@@ -245,14 +245,9 @@ def test_the_simulated_headset_is_a_live_source_with_a_known_scale(dialog, qtbot
     assert dialog.accept_button.isEnabled()
 
 
-@pytest.mark.xfail(
-    reason="issue #8 target not met yet by the shipped CPU-trained light model: 10.0 % scale error on the "
-    "sample (0.953 vs 1.060, converged; the first model: 13.8 %; target < 3 %). Remove this mark when a better model ships.",
-    strict=False,
-)
 def test_sample_calibrates_within_three_percent_with_the_shipped_model(main_window, qtbot):
     if not DEFAULT_WEIGHTS.is_file():
-        pytest.skip(f"needs the trained model {DEFAULT_WEIGHTS} (not shipped yet): an untrained network predicts no meaningful scale")
+        pytest.skip(f"needs the trained model {DEFAULT_WEIGHTS}: an untrained network predicts no meaningful scale")
     assert main_window.open_recording(SAMPLE_RECORDING)
     dialog = main_window.open_calibration()
     dialog.model_edit.setText(str(DEFAULT_WEIGHTS))

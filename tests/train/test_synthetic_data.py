@@ -103,11 +103,21 @@ def test_depth_noise_slides_the_crop_pose_along_the_reference_ray(source):
     assert 0.03 < np.std(factors) < 0.2 and all(0.5 <= f <= 1.5 for f in factors)
 
 
-def test_step_blocks_cut_a_range_at_aligned_block_edges():
+def test_step_blocks_cut_steps_at_aligned_block_edges():
     from umetrack.train.loop import step_blocks
 
-    assert step_blocks(range(38, 85), 40) == [range(38, 40), range(40, 80), range(80, 85)]
-    assert step_blocks(range(0, 40), 40) == [range(0, 40)]
-    assert step_blocks(range(5, 7), 40) == [range(5, 7)]
+    assert step_blocks(range(38, 85), 40) == [[38, 39], list(range(40, 80)), list(range(80, 85))]
+    assert step_blocks(range(0, 40), 40) == [list(range(40))]
     assert step_blocks(range(3, 3), 40) == []
-    assert step_blocks(range(0, 5), 1) == [range(i, i + 1) for i in range(5)]
+    assert step_blocks([0, 40, 80, 81], 40) == [[0], [40], [80, 81]]
+    assert step_blocks(range(0, 3), 1) == [[0], [1], [2]]
+
+
+def test_recalibration_steps_come_from_distinct_blocks(source):
+    """BatchNorm statistics over one block would describe 4 sequences and one scene."""
+    from umetrack.train.loop import spread_steps, steps_per_block
+
+    block = steps_per_block(source)
+    steps = spread_steps(9893, 5, block)
+    assert len({step // block for step in steps}) == 5 and min(steps) >= 9893
+    assert spread_steps(80, 2, 40) == [80, 120]

@@ -46,9 +46,8 @@ from umetrack.model.checkpoint import load_state_dict_strict, read_checkpoint
 from umetrack.track.tracker import BLACK_IMAGE_MAX_LEVEL
 from umetrack.track.tracker import _camera_is_valid as camera_is_valid  # the tracker's own test, not a copy
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_WEIGHTS = REPO_ROOT / "resources" / "weights" / "hand_detector.pt"
-DEFAULT_HAND_MODEL = REPO_ROOT / "resources" / "hand_model.json"
+from umetrack.resources import DETECTOR_WEIGHTS as DEFAULT_WEIGHTS
+from umetrack.resources import HAND_MODEL as DEFAULT_HAND_MODEL
 
 PRESENCE_THRESHOLD = 0.5
 MAX_RAY_DISTANCE_M = 0.05

@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Protocol, Sequence
 
 import torch
 import torch.distributed as dist
@@ -321,8 +321,9 @@ def train(
         if ddp.is_main and (done % config.checkpoint_every == 0 or done == end_step):
             save_checkpoint(checkpoint_path, {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": done, "config": config.to_json()})
     if end_step > start_step and end_step == config.steps and config.batch_norm_recalibration > 0:
-        # Schedule complete: exact BatchNorm statistics for the final weights (rank 0's, shared).
-        extra = range(config.steps, config.steps + config.batch_norm_recalibration)
+        # Schedule complete: exact BatchNorm statistics for the final weights (rank 0's, shared),
+        # over batches never trained on, each from a different block of sequences.
+        extra = spread_steps(config.steps, config.batch_norm_recalibration, steps_per_block(source))
         calibration = prefetched_batches(source, extra, ddp.rank, config.sequences_per_batch, config.sequence_length, data_workers)
         recalibrate_batch_norm(net, hand_model, (b.to(device) for b in calibration), autocast_dtype)
         if ddp.world_size > 1:
@@ -335,9 +336,9 @@ def train(
 
 
 class _StepBlocks(torch.utils.data.Dataset):
-    """Index = block of consecutive steps: lets a DataLoader render future blocks in worker processes."""
+    """Index = a run of steps of one block: lets a DataLoader render future blocks in worker processes."""
 
-    def __init__(self, source: BatchSource, blocks: list[range], rank: int, sequences: int, length: int):
+    def __init__(self, source: BatchSource, blocks: list[list[int]], rank: int, sequences: int, length: int):
         self.source, self.blocks, self.rank, self.sequences, self.length = source, blocks, rank, sequences, length
 
     def __getitem__(self, index: int) -> list[TrainBatch]:
@@ -347,15 +348,31 @@ class _StepBlocks(torch.utils.data.Dataset):
         return len(self.blocks)
 
 
-def step_blocks(steps: range, block: int) -> list[range]:
-    """``steps`` cut at multiples of ``block`` (so every piece lies inside one aligned block)."""
-    if len(steps) == 0:
-        return []
-    edges = [steps.start, *range((steps.start // block + 1) * block, steps.stop, block), steps.stop]
-    return [range(a, b) for a, b in zip(edges[:-1], edges[1:])]
+def step_blocks(steps: Sequence[int], block: int) -> list[list[int]]:
+    """``steps`` in order, cut into runs of consecutive entries that lie in the same aligned block of ``block`` steps."""
+    pieces: list[list[int]] = []
+    for step in steps:
+        if pieces and pieces[-1][-1] // block == step // block:
+            pieces[-1].append(step)
+        else:
+            pieces.append([step])
+    return pieces
 
 
-def prefetched_batches(source: BatchSource, steps: range, rank: int, sequences: int, length: int, workers: int):
+def steps_per_block(source: BatchSource) -> int:
+    """How many consecutive steps of ``source`` share cached sequences (1 when it does not say)."""
+    return max(1, int(getattr(source, "steps_per_block", 1)))
+
+
+def spread_steps(start: int, count: int, block: int) -> list[int]:
+    """``count`` steps from ``start`` on, one per aligned block of ``block`` steps: batches from as
+    many different sequences and scenes as there are steps (the synthetic source draws a block's
+    batches from the same 4 sequences and scene), for statistics that describe the data, not a block."""
+    first = -(-start // block) * block
+    return [first + k * block for k in range(count)]
+
+
+def prefetched_batches(source: BatchSource, steps: Sequence[int], rank: int, sequences: int, length: int, workers: int):
     """Yield the batch of each step in ``steps``, in order; with ``workers`` > 0 they are rendered
     ahead in worker processes ("spawn": the renderer's GL context must not be forked).
 
@@ -367,7 +384,7 @@ def prefetched_batches(source: BatchSource, steps: range, rank: int, sequences: 
     """
     if workers <= 0:
         return (source.batch(step, rank, sequences, length) for step in steps)
-    blocks = step_blocks(steps, max(1, int(getattr(source, "steps_per_block", 1))))
+    blocks = step_blocks(steps, steps_per_block(source))
     if not blocks:
         return iter(())
     loader = torch.utils.data.DataLoader(
