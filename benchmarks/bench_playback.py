@@ -1,7 +1,7 @@
 """Playback in the real main window: frames/s displayed and seek latency (issue 7: >= 30 fps, <= 100 ms).
 
 Opens the bundled sample (4 views, 640x480, 300 frames) in ``MainWindow`` with every dock visible
-(tabbed docks are split apart) and tracking results present: the trained light model at
+(tabbed docks are split apart) and tracking results present: the shipped tracker network at
 resources/weights/umetrack.pt if it exists (tracked once, in the app's worker), otherwise GT
 landmarks plus 5 mm noise with real crop cameras (the panels draw the same things either way).
 
