@@ -1,10 +1,12 @@
-"""Drawing hand skeletons over camera images, shared by the player's views and the live views."""
+"""Drawing helpers shared by panels: hand skeletons over camera images (the player's views and the
+live views), and time-series curves drawn from a cache."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 import torch
+from PySide6 import QtWidgets
 
 from umetrack.hand.model import SKELETON_BONES
 
@@ -32,3 +34,11 @@ def draw_skeleton(curve: pg.PlotCurveItem, pixels: np.ndarray | None) -> None:
     segments = pixels[_BONES].reshape(-1, 2)
     keep = np.isfinite(segments).all(1).reshape(-1, 2).all(1).repeat(2)
     curve.setData(segments[keep, 0], segments[keep, 1])
+
+
+def cached_curve(item: pg.PlotDataItem) -> pg.PlotDataItem:
+    """``item`` with its curve drawn from a pixmap cache that only a data change or a zoom redraws.
+    A time-series plot repaints under the moving playhead cursor on every frame of playback, and
+    redrawing a whole recording's curve each time cost ~2.5 ms a frame over the app's plots."""
+    item.curve.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    return item

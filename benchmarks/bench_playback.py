@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--seeks", type=int, default=60)
     parser.add_argument("--frames", type=int, default=299, help="frames of unlimited playback")
     parser.add_argument("--profile", choices=("unlimited", "seek"), help="print a cProfile of that phase")
+    parser.add_argument("--profile-file", help="also save that profile here (for pstats / snakeviz)")
     args = parser.parse_args()
 
     from vispy import app as vispy_app
@@ -268,6 +269,8 @@ def main() -> None:
     print(f"machine after the run: load average {' / '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+        if args.profile_file:
+            profiler.dump_stats(args.profile_file)
     window.close()
 
 

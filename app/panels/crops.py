@@ -43,7 +43,7 @@ class CropsPanel(QtWidgets.QWidget):
             for slot in (0, 1):
                 box = self.graphics.addViewBox(row=hand, col=slot, lockAspect=True, invertY=True, enableMenu=False)
                 image = pg.ImageItem(axisOrder="row-major")
-                image.setImage(np.zeros((CROP_SIZE, CROP_SIZE), np.uint8), levels=(0, 255))
+                image.setImage(np.zeros((CROP_SIZE, CROP_SIZE), np.uint8), levels=None)
                 box.addItem(image)
                 gt = pg.PlotCurveItem(pen=pg.mkPen(GT_PEN, width=1.5), connect="pairs")
                 prediction = pg.PlotCurveItem(pen=pg.mkPen(PREDICTION_PEN, width=1.5), connect="pairs")
@@ -76,13 +76,13 @@ class CropsPanel(QtWidgets.QWidget):
         for (hand, slot), image in self.images.items():
             view = int(tracking.views[frame, hand, slot]) if tracking is not None else -1
             if view < 0:
-                image.setImage(np.zeros((CROP_SIZE, CROP_SIZE), np.uint8), levels=(0, 255))
+                image.setImage(np.zeros((CROP_SIZE, CROP_SIZE), np.uint8), levels=None)
                 self.gt_curves[(hand, slot)].setData([], [])
                 self.prediction_curves[(hand, slot)].setData([], [])
                 reason = tracking.reason(frame, hand).value if tracking is not None else ""
                 self.titles[(hand, slot)].setText(f"{HAND_NAMES[hand]}: {reason}" if slot == 0 and reason else "")
                 continue
-            image.setImage(tracking.crop_images[frame, hand, slot], levels=(0, 255))
+            image.setImage(tracking.crop_images[frame, hand, slot], levels=None)
             crop = CropCamera(
                 torch.as_tensor(tracking.T_crop_from_world[frame, hand, slot], dtype=torch.float64),
                 torch.as_tensor(tracking.focal[frame, hand, slot], dtype=torch.float64),

@@ -103,7 +103,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
         for view, (label, model) in enumerate(zip(rig.labels, rig.models)):
             box = self.graphics.addViewBox(row=view // columns, col=view % columns, lockAspect=True, invertY=True, enableMenu=False)
             image = pg.ImageItem(axisOrder="row-major")
-            image.setImage(np.zeros((model.height, model.width), np.uint8), levels=(0, 255))
+            image.setImage(np.zeros((model.height, model.width), np.uint8), levels=None)
             box.addItem(image)
             title = pg.TextItem(self._title(view), color=(220, 220, 220), anchor=(0, 0))
             title.setPos(4, model.height - 24)
@@ -134,7 +134,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
     def _on_frame(self, frame: LiveFrame) -> None:
         started = time.perf_counter()
         for item, image, model in zip(self.image_items, frame.images, self._rig.models):
-            item.setImage(image if image is not None else np.zeros((model.height, model.width), np.uint8), autoLevels=False, levels=(0, 255))
+            item.setImage(image if image is not None else np.zeros((model.height, model.width), np.uint8), autoLevels=False, levels=None)
         self._draw_ground_truth(frame)
         self._draw_predictions()
         self.shown_frame_index = frame.index

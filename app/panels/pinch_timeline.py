@@ -23,6 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.overlays import cached_curve
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.annotation.pinch_files import SUPPORTED_SUFFIXES, read_annotations, recording_fps, write_annotations
@@ -153,8 +154,8 @@ class PinchTimelinePanel(QtWidgets.QWidget):
             band = pg.LinearRegionItem((PINCH_ENTER_DISTANCE_M * 1000, PINCH_EXIT_DISTANCE_M * 1000), orientation="horizontal",
                                        movable=False, brush=pg.mkBrush(255, 255, 255, 30), pen=pg.mkPen(None))  # fmt: skip
             plot.addItem(band)
-            self.distance_curves[(hand, "gt")] = plot.plot(pen=pg.mkPen(GT_RGB, width=1.5))
-            self.distance_curves[(hand, "predicted")] = plot.plot(pen=pg.mkPen(PREDICTED_RGB, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
+            self.distance_curves[(hand, "gt")] = cached_curve(plot.plot(pen=pg.mkPen(GT_RGB, width=1.5)))
+            self.distance_curves[(hand, "predicted")] = cached_curve(plot.plot(pen=pg.mkPen(PREDICTED_RGB, width=1.5, style=QtCore.Qt.PenStyle.DashLine)))
             colors = {"gt": GT_RGB, "predicted": PREDICTED_RGB, "annotated": HAND_RGB[hand]}
             for lane, (lo, hi) in LANE_Y_MM.items():
                 bars = pg.BarGraphItem(x0=np.zeros(0), x1=np.zeros(0), y0=lo, y1=hi, brush=pg.mkBrush(*colors[lane], 200), pen=pg.mkPen(None))

@@ -7,6 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from app.overlays import cached_curve
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.eval.ground_truth import gt_landmarks as recording_gt_landmarks
@@ -52,10 +53,10 @@ class PlotsPanel(QtWidgets.QWidget):
         self.layout_widget.scene().sigMouseClicked.connect(self._on_click)
         self.curves: dict[str, pg.PlotDataItem] = {}
         for hand, color in HAND_RGB.items():
-            self.curves[f"error{hand}"] = self.error_plot.plot(pen=pg.mkPen(color, width=1.5))
-            self.curves[f"jitter{hand}"] = self.jitter_plot.plot(pen=pg.mkPen(color, width=1.5))
-            self.curves[f"pinch_gt{hand}"] = self.pinch_plot.plot(pen=pg.mkPen(color, width=1.5))
-            self.curves[f"pinch_pred{hand}"] = self.pinch_plot.plot(pen=pg.mkPen(color, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
+            self.curves[f"error{hand}"] = cached_curve(self.error_plot.plot(pen=pg.mkPen(color, width=1.5)))
+            self.curves[f"jitter{hand}"] = cached_curve(self.jitter_plot.plot(pen=pg.mkPen(color, width=1.5)))
+            self.curves[f"pinch_gt{hand}"] = cached_curve(self.pinch_plot.plot(pen=pg.mkPen(color, width=1.5)))
+            self.curves[f"pinch_pred{hand}"] = cached_curve(self.pinch_plot.plot(pen=pg.mkPen(color, width=1.5, style=QtCore.Qt.PenStyle.DashLine)))
         self.series: dict[str, np.ndarray] = {}
         session.recording_changed.connect(lambda _r: self.recompute())
         session.tracking_changed.connect(lambda _r: self.recompute())

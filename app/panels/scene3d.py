@@ -129,20 +129,19 @@ def posed_frustum_segments(model, T_world_from_camera: np.ndarray, depth_m: floa
     return points[_FRUSTUM_ORDER].astype(np.float32)
 
 
-def crop_frustum_segments(crop: CropCamera, depth_m: float) -> np.ndarray:
-    """(16, 3) line-segment endpoints of a crop camera's pyramid, world metres: from its centre (the
-    source camera's) to its image corners at ``depth_m`` along its axis (the hand's depth, so the far
-    rectangle frames what the network saw). Right-hand crops are mirrored; the inverse undoes it."""
-    last = crop.size - 1.0
-    corners = torch.tensor([[0.0, 0.0], [last, 0.0], [last, last], [0.0, last]], dtype=torch.float64)
-    rays = crop.unproject(corners)
-    T_world_from_crop = crop.T_world_from_crop
-    world = transform_points(T_world_from_crop, rays / rays[:, 2:3] * depth_m).numpy()
-    origin = T_world_from_crop[:3, 3].numpy()
-    segments = []
-    for i in range(4):
-        segments += [origin, world[i], world[i], world[(i + 1) % 4]]
-    return np.asarray(segments, dtype=np.float32)
+def crop_frustum_segments(crops: CropCamera, depth_m: float | torch.Tensor) -> np.ndarray:
+    """(..., 16, 3) line-segment endpoints of each crop camera's pyramid, world metres: from its
+    centre (the source camera's) to its image corners at ``depth_m`` (float or (...,)) along its axis
+    (the hand's depth, so the far rectangle frames what the network saw). One batched call for all
+    crops of a frame. Right-hand crops are mirrored; the inverse undoes it."""
+    last = crops.size - 1.0
+    corners = torch.tensor([[0.0, 0.0], [last, 0.0], [last, last], [0.0, last]], dtype=crops.focal.dtype)
+    rays = crops.unproject(corners.expand(*crops.focal.shape, 4, 2))  # (..., 4, 3)
+    depth = torch.as_tensor(depth_m, dtype=rays.dtype)[..., None, None]
+    T_world_from_crop = crops.T_world_from_crop
+    world = transform_points(T_world_from_crop, rays / rays[..., 2:3] * depth)  # (..., 4, 3)
+    points = torch.cat([T_world_from_crop[..., None, :3, 3], world], dim=-2)  # (..., 5, 3): origin, corners
+    return points[..., _FRUSTUM_ORDER, :].numpy().astype(np.float32)
 
 
 class OffscreenSceneCanvas(scene.SceneCanvas):
@@ -434,21 +433,21 @@ class Scene3DPanel(QtWidgets.QWidget):
 
     def _update_crop_frusta(self) -> None:
         tracking, frame = self.session.tracking, self.session.playhead
-        segments, colours = [], []
+        hands, slots = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if tracking is not None and frame < tracking.num_frames and self.session.visible_layers["cameras"]:
-            for hand, slot in zip(*np.nonzero(tracking.views[frame] >= 0)):
-                crop = CropCamera(torch.as_tensor(tracking.T_crop_from_world[frame, hand, slot], dtype=torch.float64),
-                                  torch.as_tensor(tracking.focal[frame, hand, slot], dtype=torch.float64), CROP_SIZE, int(hand))  # fmt: skip
-                landmarks = tracking.landmarks[frame, hand]
-                depth = DEFAULT_CROP_DEPTH_M
-                if np.isfinite(landmarks).all():
-                    depth = float(transform_points(crop.T_crop_from_world, torch.as_tensor(landmarks, dtype=torch.float64))[:, 2].mean())
-                segments.append(crop_frustum_segments(crop, depth))
-                colours.append(np.tile(hand_rgba(int(hand)), (len(segments[-1]), 1)))
-        self.crop_frusta_count = len(segments)
-        if segments:
-            self.crop_frusta.set_data(pos=np.concatenate(segments), color=np.concatenate(colours).astype(np.float32), connect="segments")
-        self.crop_frusta.visible = bool(segments)
+            hands, slots = np.nonzero(tracking.views[frame] >= 0)
+        self.crop_frusta_count = len(hands)
+        if len(hands):
+            crops = CropCamera(torch.as_tensor(tracking.T_crop_from_world[frame, hands, slots], dtype=torch.float64),
+                               torch.as_tensor(tracking.focal[frame, hands, slots], dtype=torch.float64), CROP_SIZE)  # fmt: skip
+            # Far rectangle at the predicted hand's mean depth in each crop (a default where there is none).
+            landmarks = torch.as_tensor(tracking.landmarks[frame, hands], dtype=torch.float64)  # (K, 21, 3)
+            depth = transform_points(crops.T_crop_from_world, landmarks)[..., 2].mean(-1)
+            depth = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, DEFAULT_CROP_DEPTH_M))
+            segments = crop_frustum_segments(crops, depth)  # (K, 16, 3)
+            colours = np.repeat(np.asarray([hand_rgba(int(hand)) for hand in hands], np.float32), segments.shape[1], axis=0)
+            self.crop_frusta.set_data(pos=segments.reshape(-1, 3), color=colours, connect="segments")
+        self.crop_frusta.visible = bool(len(hands))
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:
         if name in ("mesh", "skeleton"):

@@ -91,7 +91,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
             box = self.graphics.addViewBox(row=view // columns, col=view % columns, lockAspect=True, invertY=True, enableMenu=False)
             model = recording.camera_models[view]
             image = pg.ImageItem(axisOrder="row-major")
-            image.setImage(np.zeros((model.height, model.width), np.uint8), levels=(0, 255))
+            image.setImage(np.zeros((model.height, model.width), np.uint8), levels=None)
             box.addItem(image)
             title = pg.TextItem(recording.view_labels[view] if view < len(recording.view_labels) else f"view {view}", color=(220, 220, 220), anchor=(0, 0))
             title.setPos(4, 4)
@@ -129,7 +129,9 @@ class ViewsGridPanel(QtWidgets.QWidget):
         if recording is not self.session.recording:
             return  # a late frame of a recording that has since been closed
         for item, image in zip(self.image_items, images):
-            item.setImage(image, autoLevels=False, levels=(0, 255))
+            # levels=None shows uint8 as it is (a Grayscale8 QImage); levels=(0, 255), the same picture,
+            # made pyqtgraph build a 256-entry colour table for every image of every frame.
+            item.setImage(image, autoLevels=False, levels=None)
         self.displayed_frame = frame
         if frame == self.session.playhead:
             self._draw_overlays()
