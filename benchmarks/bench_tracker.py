@@ -4,7 +4,7 @@ The workload the issue names: 2 hands, 2 views each, detector not run (oracle cr
 the bundled sample's ground truth, which costs the same as placing crops from the previous
 prediction). Frames are decoded before timing. For each encoder ("released" layout and the CPU
 "light" variant) and precision (fp32 eager; fp32-folded: ``TrackerOptions(fold_batchnorm=True)``,
-BatchNorm folded into the convolutions + channels_last; bf16 autocast + channels_last) it prints the median
+BatchNorm folded into the convolutions + channels_last; bf16 autocast + channels_last; bf16-folded: both) it prints the median
 and p95 of total ms/frame and the median of each stage:
 
 * crop: skinning the crop pose, view selection, crop cameras, and warp (resampling 4 crops);
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--encoders", nargs="+", default=["released", "light"], choices=["released", "light"])
     parser.add_argument("--device", default="cpu", help="where the network runs (cpu, cuda); crops and FK stay on the CPU")
     parser.add_argument("--weights", help="weights.pt to time (default: the shipped light model for the light encoder, random weights otherwise)")
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "fp32-folded", "bf16"], choices=["fp32", "fp32-folded", "bf16"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "fp32-folded", "bf16"], choices=["fp32", "fp32-folded", "bf16", "bf16-folded"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 

@@ -185,3 +185,28 @@ def test_a_finished_schedule_exports_recalibrated_statistics(hand_model, tmp_pat
     assert not torch.allclose(exported[name].float(), last[name].float(), atol=1e-3)
     weight = "_regressor_k._pose_regression_layers.2.weight"
     torch.testing.assert_close(exported[weight].float(), last[weight].half().float(), rtol=0, atol=0)
+
+
+def test_pinch_weight_scales_the_pinch_term_only_once_temporal_losses_are_on(hand_model):
+    from umetrack.train import losses
+
+    torch.manual_seed(0)
+    net = make_network("light").eval()  # eval: identical BatchNorm behaviour in every call
+    batch = NoiseSource(seed=3).batch(0, 0, 2, 3)
+    with torch.no_grad():
+        total = {w: sequence_losses(net, hand_model, batch, True, pinch_weight=w).metrics["loss"] for w in (0.0, losses.LAMBDA_PINCH, 4.0)}
+        before = {w: sequence_losses(net, hand_model, batch, False, pinch_weight=w).metrics["loss"] for w in (0.0, 4.0)}
+    pinch_term = total[4.0] - total[0.0]
+    assert pinch_term > 1e-3  # random weights predict tips that violate some hinge
+    assert total[losses.LAMBDA_PINCH] - total[0.0] == pytest.approx(pinch_term * losses.LAMBDA_PINCH / 4.0, abs=1e-4)
+    assert before[4.0] == pytest.approx(before[0.0], abs=1e-4)  # float noise only (threaded kernels)
+
+
+def test_a_checkpoint_written_before_a_config_field_existed_still_resumes(hand_model, tmp_path):
+    config = _config(steps=4)
+    train(config, NoiseSource(), hand_model, tmp_path, stop_after=2)
+    document = read_checkpoint(tmp_path / "checkpoint.pt")
+    del document["config"]["pinch_weight"]  # as written by an earlier version
+    torch.save(document, tmp_path / "checkpoint.pt")
+    net = train(config, NoiseSource(), hand_model, tmp_path)
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4 and net is not None

@@ -65,6 +65,10 @@ class TrainConfig:
     batch_norm_recalibration: int = 50
     """Batches (drawn after the schedule's last step) whose average BatchNorm statistics replace
     the running ones when the schedule ends (``recalibrate_batch_norm``); 0 keeps the running ones."""
+    pinch_weight: float = losses.LAMBDA_PINCH
+    """Weight of L_pinch (the paper's 0.4). The hinge acts on one distance while the pose loss sums 21
+    landmarks, so at 0.4 it is ~2 % of the loss; the first GPU model predicted pinch poses open
+    (median thumb-index distance 44 mm where the truth is 5 mm), so runs may raise it."""
     crop_noise_scale: float = 1.0
     """Multiplies the synthetic data's crop-placement noise (``SyntheticDataConfig``): crops placed
     from poses as wrong as the model's own predictions teach it to recover instead of drifting."""
@@ -114,6 +118,7 @@ def sequence_losses(
     batch: TrainBatch,
     temporal_losses: bool,
     autocast_dtype: torch.dtype | None = None,
+    pinch_weight: float = losses.LAMBDA_PINCH,
 ) -> StepResult:
     """Unroll the network over the batch's sequences and sum the paper's losses (mean per hand-step).
 
@@ -157,7 +162,7 @@ def sequence_losses(
         metrics[f"mpjpe_{head}_mm"] = 1000.0 * (pred_kp - true_kp).norm(dim=-1).mean().item()
         if head == "k":
             if temporal_losses:
-                step_loss = step_loss + losses.LAMBDA_PINCH * losses.pinch_loss(pred_kp, targets.pinch)
+                step_loss = step_loss + pinch_weight * losses.pinch_loss(pred_kp, targets.pinch)
         else:
             # Scale is only observable with two views (depth from one view is ambiguous).
             two_views = (batch.num_views.reshape(flat) == 2).float()
@@ -271,7 +276,8 @@ def train(
     checkpoint_path = out_dir / CHECKPOINT_NAME
     if checkpoint_path.exists():
         document = read_checkpoint(checkpoint_path)
-        if document.get("config") != config.to_json():
+        # Compared as configs, so a checkpoint written before a field existed still resumes at its default.
+        if not isinstance(document.get("config"), dict) or TrainConfig.from_json(document["config"]) != config:
             raise ValueError(f"{checkpoint_path}: checkpoint was trained with a different config; use a new output folder")
         load_state_dict_strict(net, document["model"], checkpoint_path)
         optimizer.load_state_dict(document["optimizer"])
@@ -299,7 +305,7 @@ def train(
             group["lr"] = learning_rate_at(config, step)
         batch = batch.to(device)
         temporal = step >= config.temporal_losses_from * config.steps
-        result = sequence_losses(net, hand_model, batch, temporal, autocast_dtype)
+        result = sequence_losses(net, hand_model, batch, temporal, autocast_dtype, config.pinch_weight)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(result.loss).backward()
         if ddp.world_size > 1:
