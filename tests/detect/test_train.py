@@ -59,9 +59,11 @@ def test_flipped_batches_mirror_the_image_and_swap_the_sides():
 
 def test_detector_never_trains_on_evaluation_or_held_out_sequences():
     """A seed fixes a whole synthetic recording, so sharing one would leak its motion into training."""
-    from umetrack.synth.seeds import DETECTOR_HELD_OUT_SEED_START, EVALUATION_RECORDING_SEEDS
+    from umetrack.synth.seeds import DETECTOR_HELD_OUT_SEED_START, EVALUATION_RECORDING_SEEDS, VALIDATION_RECORDING_SEEDS
 
+    assert not set(EVALUATION_RECORDING_SEEDS) & set(VALIDATION_RECORDING_SEEDS)
     for seed in range(5):
         training = set(DetectorTrainConfig(seed=seed, sequences=1000).dataset_seeds())
         assert not training & set(EVALUATION_RECORDING_SEEDS)
+        assert not training & set(VALIDATION_RECORDING_SEEDS)
         assert not training & set(range(DETECTOR_HELD_OUT_SEED_START, DETECTOR_HELD_OUT_SEED_START + 1000))
