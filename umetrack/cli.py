@@ -169,6 +169,7 @@ def _eval(args: argparse.Namespace) -> int:
     drift_check = (
         defaults.redetect_every if args.redetect_every is None else args.redetect_every,
         defaults.redetect_below_confidence if args.redetect_confidence is None else args.redetect_confidence,
+        defaults.redetect_distance_m if args.redetect_distance is None else args.redetect_distance,
     )
     mine = []
     for index in range(rank, len(args.recordings), world_size):
@@ -207,7 +208,7 @@ def _eval(args: argparse.Namespace) -> int:
         options = {"skeleton": args.skeleton, "crops": args.crops, "model": str(args.model), "precision": args.precision}
         if args.crops == "tracked":  # only tracked crops start hands with a bootstrap
             options["bootstrap"] = args.bootstrap
-            options["redetect_every"], options["redetect_below_confidence"] = drift_check
+            options["redetect_every"], options["redetect_below_confidence"], options["redetect_distance_m"] = drift_check
         atomic_write_json(out / "eval.json", {"options": options, "overall": total, "recordings": [r.summary() for r in results]})
         rows = [{k: v for k, v in r.summary().items() if k != "per_joint_mm"} for r in results]
         with io.StringIO(newline="") as buffer:
@@ -307,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="tracked crops: check tracks against the detector every N frames (0: never; default: the tracker's, 10)")  # fmt: skip
     evaluate.add_argument("--redetect-confidence", type=float,
                           help="tracked crops: check on the next frame after a prediction less confident than this (default: the tracker's, 0.2)")  # fmt: skip
+    evaluate.add_argument("--redetect-distance", type=float,
+                          help="tracked crops: restart a track this far (metres) from its two-view detection (default: the tracker's, 0.1)")  # fmt: skip
     evaluate.add_argument("--baselines", action="store_true",
                           help="also run without temporal memory, and a one-euro filter on that tuned to equal MPJPA")  # fmt: skip
     evaluate.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",

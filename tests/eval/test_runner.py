@@ -74,5 +74,8 @@ def test_tracked_eval_counts_drift_check_restarts_and_records_its_settings(stead
                                  frames=range(60, 72))  # fmt: skip
     unchecked = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(0, 0.0), bootstrap="detector",
                                    frames=range(60, 72))  # fmt: skip
-    assert checked.track_restarts > 0 and unchecked.track_restarts == 0
+    # Checked every frame, but a track is restarted only when it is 10 m off its detection: never.
+    lenient = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(1, 0.2, 10.0), bootstrap="detector",
+                                 frames=range(60, 72))  # fmt: skip
+    assert checked.track_restarts > 0 and unchecked.track_restarts == 0 and lenient.track_restarts == 0
     assert overall([checked, checked])["track_restarts"] == 2 * checked.track_restarts
