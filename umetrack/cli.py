@@ -305,11 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="how tracked crops start a hand: the learned detector, GT, or auto (the detector when "
                           "resources/weights/hand_detector.pt exists, else GT)")  # fmt: skip
     evaluate.add_argument("--redetect-every", type=int,
-                          help="tracked crops: check tracks against the detector every N frames (0: never; default: the tracker's, 10)")  # fmt: skip
+                          help="tracked crops: check tracks against the detector every N frames (0: never; default: the tracker's, 40)")  # fmt: skip
     evaluate.add_argument("--redetect-confidence", type=float,
                           help="tracked crops: check on the next frame after a prediction less confident than this (default: the tracker's, 0.2)")  # fmt: skip
     evaluate.add_argument("--redetect-distance", type=float,
-                          help="tracked crops: restart a track this far (metres) from its two-view detection (default: the tracker's, 0.1)")  # fmt: skip
+                          help="tracked crops: restart a track this far (metres) from its two-view detection (default: the tracker's, 0.15)")  # fmt: skip
     evaluate.add_argument("--baselines", action="store_true",
                           help="also run without temporal memory, and a one-euro filter on that tuned to equal MPJPA")  # fmt: skip
     evaluate.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
