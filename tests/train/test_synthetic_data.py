@@ -121,3 +121,28 @@ def test_recalibration_steps_come_from_distinct_blocks(source):
     steps = spread_steps(9893, 5, block)
     assert len({step // block for step in steps}) == 5 and min(steps) >= 9893
     assert spread_steps(80, 2, 40) == [80, 120]
+
+
+def test_a_crop_that_fails_from_the_perturbed_pose_falls_back_to_the_true_pose(source, monkeypatch):
+    """Perturbed crop poses can reach behind a camera; those frames are cropped from their true pose."""
+    import umetrack.train.synthetic_data as module
+
+    real, calls = module.make_crop_cameras, []
+
+    def first_call_fails_once(*args, **kwargs):
+        cameras, ok = real(*args, **kwargs)
+        calls.append(len(cameras))
+        if len(calls) == 1:
+            cameras[0], ok = None, ok.clone()
+            ok[0] = False
+        return cameras, ok
+
+    monkeypatch.setattr(module, "make_crop_cameras", first_call_fails_once)
+    expected = source.batch(step=9, rank=0, sequences=1, length=3)
+    assert len(calls) == 2 and calls[1] >= 1  # the failed frame's crops were made again
+    monkeypatch.setattr(module, "make_crop_cameras", real)
+    clean = source.batch(step=9, rank=0, sequences=1, length=3)
+    # Frame 0 changed (true pose instead of the perturbed one); its views and every other frame did not.
+    assert torch.equal(expected.num_views, clean.num_views)
+    assert not torch.equal(expected.extrinsics[0, 0, 0], clean.extrinsics[0, 0, 0])
+    torch.testing.assert_close(expected.extrinsics[0, 1:], clean.extrinsics[0, 1:], rtol=0, atol=0)
