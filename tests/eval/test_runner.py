@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,10 +9,13 @@ import torch
 from umetrack.cli import main
 from umetrack.eval.runner import evaluate_recording, overall
 from umetrack.model.checkpoint import save_checkpoint
+from umetrack.resources import SAMPLE_RECORDING
 from umetrack.synth.recording import synthetic_recording
+from umetrack.track.tracker import TrackerOptions
 from umetrack.train.loop import TrainConfig, make_network
 
-SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "recording_00.mp4"
+SAMPLE = SAMPLE_RECORDING
+DISTANCE = TrackerOptions().redetect_distance_m
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +72,9 @@ def test_tracked_eval_counts_drift_check_restarts_and_records_its_settings(stead
     if not DEFAULT_WEIGHTS.is_file():
         pytest.skip("needs the shipped hand detector")
     sample = open_recording(SAMPLE)
-    checked = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(1, 0.2), bootstrap="detector",
+    checked = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(1, 0.2, DISTANCE), bootstrap="detector",
                                  frames=range(60, 72))  # fmt: skip
-    unchecked = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(0, 0.0), bootstrap="detector",
+    unchecked = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(0, 0.0, DISTANCE), bootstrap="detector",
                                    frames=range(60, 72))  # fmt: skip
     # Checked every frame, but a track is restarted only when it is 10 m off its detection: never.
     lenient = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(1, 0.2, 10.0), bootstrap="detector",

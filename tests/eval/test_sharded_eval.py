@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from umetrack.recording import write_umetrack_raw
+from umetrack.resources import LIGHT_TRACKER_WEIGHTS
 from umetrack.synth.recording import synthetic_recording
 from umetrack.train.loop import TrainConfig, export_weights, make_network
 
-SHIPPED = Path(__file__).resolve().parents[2] / "resources" / "weights" / "umetrack_light.pt"
+SHIPPED = LIGHT_TRACKER_WEIGHTS
 
 
 def _free_port() -> int:

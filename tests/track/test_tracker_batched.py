@@ -4,8 +4,6 @@ shipped light model, its crops and landmarks must match a per-hand, per-view ref
 the unbatched functions: single-model projections (``Camera.visible``), ``make_crop_camera``,
 ``warp_image`` per crop and ``fk.landmarks`` per hand."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -13,12 +11,12 @@ import torch
 from umetrack.crop import crop_points, make_crop_camera, warp_image
 from umetrack.hand import fk
 from umetrack.recording import open_recording
+from umetrack.resources import LIGHT_TRACKER_WEIGHTS, SAMPLE_RECORDING
 from umetrack.track.tracker import MAX_VIEWS, MIN_VISIBLE_LANDMARKS, Reason, Tracker, TrackerOptions
 from umetrack.train.loop import load_trained_network, make_network
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "resources" / "sample" / "recording_00.mp4"
-LIGHT = ROOT / "resources" / "weights" / "umetrack_light.pt"
+SAMPLE = SAMPLE_RECORDING
+LIGHT = LIGHT_TRACKER_WEIGHTS
 FRAMES = (0, 1, 2, 40, 41)
 
 

@@ -109,13 +109,13 @@ def track_keypoints(
     should_stop: Callable[[], bool] | None = None,
     precision: str = "fp32",
     bootstrap: str | Detector = "auto",
-    drift_check: tuple[int, float] | tuple[int, float, float] | None = None,
+    drift_check: tuple[int, float, float] | None = None,
     stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the known-skeleton tracker over a recording (or over ``frames`` of it; other frames stay
     invalid). ``progress(done, total)`` follows each frame; ``should_stop()`` True raises ``Cancelled``.
     Tracked crops start hands with ``bootstrap`` (``recording_bootstrap``: "auto", "detector", "gt");
-    ``drift_check`` = (``redetect_every``, ``redetect_below_confidence``[, ``redetect_distance_m``])
+    ``drift_check`` = (``redetect_every``, ``redetect_below_confidence``, ``redetect_distance_m``)
     overrides the tracker's defaults (``TrackerOptions``). ``stats``, when given, receives "restarts" (tracks the drift check restarted).
 
     Returns:
@@ -125,9 +125,8 @@ def track_keypoints(
     detector, detector_state = (None, None) if crops == "oracle" else recording_bootstrap(recording, model, bootstrap)
     options = TrackerOptions(skeleton="known", crops=crops, temporal=temporal, precision=precision)
     if drift_check is not None:
-        options = replace(options, redetect_every=int(drift_check[0]), redetect_below_confidence=float(drift_check[1]))
-        if len(drift_check) > 2:
-            options = replace(options, redetect_distance_m=float(drift_check[2]))
+        every, below_confidence, distance_m = drift_check
+        options = replace(options, redetect_every=int(every), redetect_below_confidence=float(below_confidence), redetect_distance_m=float(distance_m))
     tracker = Tracker(net, model, options, detector=detector, camera_angles_deg=recording.camera_angles_deg)
     gt_model = recording.hand_model.to(torch.float64)
     n = recording.num_frames
@@ -179,7 +178,7 @@ def evaluate_recording(
     keep_keypoints: bool = False,
     precision: str = "fp32",
     bootstrap: str | Detector = "auto",
-    drift_check: tuple[int, float] | tuple[int, float, float] | None = None,
+    drift_check: tuple[int, float, float] | None = None,
     frames: range | None = None,
 ) -> RecordingEvaluation:
     """Metrics of one recording (or of ``frames`` of it: the others count as not valid). ``baselines`` also runs the tracker without temporal memory and a

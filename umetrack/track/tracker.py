@@ -433,8 +433,8 @@ class Tracker:
             else:
                 output = self.net.regress_unknown(z_t, extrinsics[:, 0], hand_index, new_state)
         if self.device.type != "cpu":
-            output = output.to("cpu")
-            new_state = TemporalState(new_state.memory.cpu(), new_state.extrinsics.cpu())
+            output = output.to("cpu")  # its state is the new one: moved once, with the pose
+            new_state = output.state
         for row, hand in enumerate(hands):
             self._states[hand] = TemporalState(new_state.memory[row : row + 1].float().clone(), new_state.extrinsics[row : row + 1].clone())
         return [

@@ -186,16 +186,16 @@ class SyntheticBatchSource:
         crop_t, crop_v = np.asarray(crop_t), np.asarray(crop_v)
         sources = sequence.T_world_from_camera[frames[crop_t], crop_v]
         points = crop_points(model, torch.stack(angles), torch.stack(wrists), hand)  # (T, 63, 3)
-        cameras, ok = make_crop_cameras(sources, points[crop_t], torch.full((len(crop_t),), hand), torch.tensor(rolls, dtype=torch.float64),
-                                        hand_ratio=torch.tensor(ratios, dtype=torch.float64))  # fmt: skip
+        crop_hands = torch.full((len(crop_t),), hand)
+        rolls, ratios = torch.tensor(rolls, dtype=torch.float64), torch.tensor(ratios, dtype=torch.float64)
+        cameras, ok = make_crop_cameras(sources, points[crop_t], crop_hands, rolls, hand_ratio=ratios)
         if not bool(ok.all()):
             # A perturbed pose can reach behind a camera; those frames fall back to their true pose.
             bad = sorted({int(t) for t in crop_t[~ok.numpy()]})
             truth = crop_points(model, sequence.joint_angles[frames[bad], hand], sequence.T_world_from_wrist[frames[bad], hand], hand)
             redo = np.flatnonzero(np.isin(crop_t, bad))
-            rows = [bad.index(int(t)) for t in crop_t[redo]]
-            retried, retried_ok = make_crop_cameras(sources[redo], truth[rows], torch.full((len(redo),), hand), torch.tensor(rolls, dtype=torch.float64)[redo],
-                                                    hand_ratio=torch.tensor(ratios, dtype=torch.float64)[redo])  # fmt: skip
+            truth_rows = [bad.index(int(t)) for t in crop_t[redo]]
+            retried, retried_ok = make_crop_cameras(sources[redo], truth[truth_rows], crop_hands[redo], rolls[redo], hand_ratio=ratios[redo])
             if not bool(retried_ok.all()):  # pragma: no cover - the GT pose is visible in these views by construction
                 raise RuntimeError("crop failed for a visible ground-truth pose")
             for k, camera in zip(redo, retried):
@@ -203,16 +203,16 @@ class SyntheticBatchSource:
         num_views = np.array([len(views) for views in frame_views], np.int64)
         focal = np.ones((length, MAX_VIEWS), np.float32)
         extrinsics = np.tile(np.eye(4, dtype=np.float32), (length, MAX_VIEWS, 1, 1))
-        crops_T, crops_f, sources_T, source_models, rows = [], [], [], [], []
+        crops_T, crops_f, sources_T, source_models = [], [], [], []
         slot_in_frame = np.concatenate([np.arange(len(views)) for views in frame_views])
         for k, (t, v, crop) in enumerate(zip(crop_t, crop_v, cameras)):
             focal[t, slot_in_frame[k]] = float(crop.focal)
             extrinsics[t, slot_in_frame[k]] = crop.T_crop_from_world.numpy()
             crops_T.append(crop.T_crop_from_world)
             crops_f.append(crop.focal)
-            sources_T.append(sequence.T_world_from_camera[frames[t], v])
+            sources_T.append(sources[k])
             source_models.append(sequence.camera_models[v])
-            rows.append(int(t))
+        rows = crop_t.tolist()
         hands = Hands.posed(
             sequence.hand_model, sequence.joint_angles[frames], sequence.T_world_from_wrist[frames], (0, 1), sequence.elbow_positions[frames]
         )
