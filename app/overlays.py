@@ -3,11 +3,14 @@ live views), and time-series curves drawn from a cache."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.style import HAND_RGB
 from umetrack.hand.model import SKELETON_BONES
 
 _BONES = np.asarray(SKELETON_BONES)
@@ -26,14 +29,83 @@ def pixels_in_view(camera, points: torch.Tensor) -> np.ndarray:
     return pixels
 
 
-def draw_skeleton(curve: pg.PlotCurveItem, pixels: np.ndarray | None) -> None:
-    """Bones of (21, 2) landmark pixels whose two ends are both visible; nothing for None."""
-    if pixels is None:
-        curve.setData([], [])
-        return
+def skeleton_segments(pixels: np.ndarray) -> np.ndarray:
+    """(2K, 2) endpoints of the bones of (21, 2) landmark pixels whose two ends are both visible."""
     segments = pixels[_BONES].reshape(-1, 2)
     keep = np.isfinite(segments).all(1).reshape(-1, 2).all(1).repeat(2)
-    curve.setData(segments[keep, 0], segments[keep, 1])
+    return segments[keep]
+
+
+def gt_skeleton_pen(hand: int) -> QtGui.QPen:
+    return pg.mkPen(HAND_RGB[hand], width=2)
+
+
+PREDICTED, GROUND_TRUTH = 0, 1
+"""First entry of a ``SkeletonOverlay`` layer key (kind, hand): predictions are painted first, ground
+truth over them."""
+PREDICTION_SKELETON_PEN = pg.mkPen((255, 255, 255), width=2, style=QtCore.Qt.PenStyle.DashLine)
+LANDMARK_DOT_PX = 5
+
+
+class SkeletonOverlay(pg.GraphicsObject):
+    """Every skeleton drawn over one camera image, as one graphics item: layers of bones (and
+    optionally landmark dots) keyed by any sortable key and painted in key order.
+
+    One item per view instead of a curve and a scatter item per hand and kind: pyqtgraph's
+    per-item work (bounds, paths, styles) cost more than the drawing itself, ~40 items a frame
+    over four views. Pens are cosmetic: lines and dots keep their pixel size at any zoom."""
+
+    def __init__(self, width: int, height: int):
+        super().__init__()
+        margin = 8.0  # pens reach past the image edge by a few pixels
+        self._bounds = QtCore.QRectF(-margin, -margin, width + 2 * margin, height + 2 * margin)
+        self._layers: dict[Hashable, tuple[np.ndarray, QtGui.QPainterPath, QtGui.QPen, QtGui.QPolygonF | None, QtGui.QPen | None]] = {}
+
+    def set_skeleton(self, key: Hashable, pixels: np.ndarray | None, pen: QtGui.QPen, dots: QtGui.QColor | None = None) -> None:
+        """The bones of (21, 2) landmark pixels (NaN: not visible) with ``pen``, and a dot in colour
+        ``dots`` on each visible landmark; None removes the layer."""
+        if pixels is None:
+            if self._layers.pop(key, None) is not None:
+                self.update()
+            return
+        segments = skeleton_segments(pixels)
+        path = pg.arrayToQPath(segments[:, 0], segments[:, 1], connect="pairs", finiteCheck=False) if len(segments) else QtGui.QPainterPath()
+        points = dot_pen = None
+        if dots is not None:
+            visible = pixels[np.isfinite(pixels).all(1)]
+            points = pg.functions.create_qpolygonf(len(visible))
+            if len(visible):  # an empty polygon's buffer is read-only
+                pg.functions.ndarray_from_qpolygonf(points)[:] = visible
+            dot_pen = QtGui.QPen(dots, LANDMARK_DOT_PX, QtCore.Qt.PenStyle.SolidLine, QtCore.Qt.PenCapStyle.RoundCap)
+            dot_pen.setCosmetic(True)
+        self._layers[key] = (segments, path, pen, points, dot_pen)
+        self.update()
+
+    def clear_skeletons(self) -> None:
+        if self._layers:
+            self._layers.clear()
+            self.update()
+
+    def segments(self, key: Hashable) -> np.ndarray:
+        """(2K, 2) bone endpoints drawn in a layer; (0, 2) when it has none."""
+        layer = self._layers.get(key)
+        return layer[0] if layer is not None else np.zeros((0, 2))
+
+    def keys(self) -> list[Hashable]:
+        return sorted(self._layers)
+
+    def boundingRect(self) -> QtCore.QRectF:
+        return self._bounds
+
+    def paint(self, painter: QtGui.QPainter, *_args) -> None:
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+        for key in sorted(self._layers):
+            _segments, path, pen, points, dot_pen = self._layers[key]
+            painter.setPen(pen)
+            painter.drawPath(path)
+            if points is not None and points.size():
+                painter.setPen(dot_pen)
+                painter.drawPoints(points)
 
 
 def cached_curve(item: pg.PlotDataItem) -> pg.PlotDataItem:

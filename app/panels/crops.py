@@ -10,14 +10,17 @@ import pyqtgraph as pg
 import torch
 from PySide6 import QtWidgets
 
+from app.overlays import SkeletonOverlay
 from app.session import Session
 from app.visibility import ShownWatcher, on_screen
 from umetrack.crop import CROP_SIZE, CropCamera
-from umetrack.hand.model import HAND_NAMES, SKELETON_BONES
+from umetrack.hand.model import HAND_NAMES
 from umetrack.track.results import REASONS
 
-GT_PEN = (120, 220, 120)
-PREDICTION_PEN = (255, 255, 255)
+GT_PEN = pg.mkPen((120, 220, 120), width=1.5)
+PREDICTION_PEN = pg.mkPen((255, 255, 255), width=1.5)
+GT, PREDICTION = "gt", "prediction"
+"""Overlay layers, painted in this order (the prediction over the ground truth)."""
 
 
 class CropsPanel(QtWidgets.QWidget):
@@ -34,8 +37,8 @@ class CropsPanel(QtWidgets.QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.caption)
         self.images: dict[tuple[int, int], pg.ImageItem] = {}
-        self.gt_curves: dict[tuple[int, int], pg.PlotCurveItem] = {}
-        self.prediction_curves: dict[tuple[int, int], pg.PlotCurveItem] = {}
+        self.overlays: dict[tuple[int, int], SkeletonOverlay] = {}
+        """(hand, slot) -> the GT and predicted skeletons in crop pixels (layers GT and PREDICTION)."""
         self.titles: dict[tuple[int, int], pg.TextItem] = {}
         self.crop_landmarks: dict[tuple[int, int], np.ndarray] = {}
         """(hand, slot) -> (21, 2) predicted landmarks in crop pixels at the playhead."""
@@ -45,15 +48,14 @@ class CropsPanel(QtWidgets.QWidget):
                 image = pg.ImageItem(axisOrder="row-major")
                 image.setImage(np.zeros((CROP_SIZE, CROP_SIZE), np.uint8), levels=None)
                 box.addItem(image)
-                gt = pg.PlotCurveItem(pen=pg.mkPen(GT_PEN, width=1.5), connect="pairs")
-                prediction = pg.PlotCurveItem(pen=pg.mkPen(PREDICTION_PEN, width=1.5), connect="pairs")
+                overlay = SkeletonOverlay(CROP_SIZE, CROP_SIZE)
                 title = pg.TextItem("", color=(230, 230, 230), anchor=(0, 0))
                 title.setPos(1, 1)
-                for item in (gt, prediction, title):
+                for item in (overlay, title):
                     box.addItem(item)
                 box.setRange(xRange=(0, CROP_SIZE), yRange=(0, CROP_SIZE), padding=0.02)
                 key = (hand, slot)
-                self.images[key], self.gt_curves[key], self.prediction_curves[key], self.titles[key] = image, gt, prediction, title
+                self.images[key], self.overlays[key], self.titles[key] = image, overlay, title
         self.stale = False
         """The crops shown are not the playhead's: the panel was off screen (see ``refresh``)."""
         self.shown_watcher = ShownWatcher(self, lambda: self.refresh() if self.stale else None)
@@ -77,8 +79,7 @@ class CropsPanel(QtWidgets.QWidget):
             view = int(tracking.views[frame, hand, slot]) if tracking is not None else -1
             if view < 0:
                 image.setImage(np.zeros((CROP_SIZE, CROP_SIZE), np.uint8), levels=None)
-                self.gt_curves[(hand, slot)].setData([], [])
-                self.prediction_curves[(hand, slot)].setData([], [])
+                self.overlays[(hand, slot)].clear_skeletons()
                 reason = tracking.reason(frame, hand).value if tracking is not None else ""
                 self.titles[(hand, slot)].setText(f"{HAND_NAMES[hand]}: {reason}" if slot == 0 and reason else "")
                 continue
@@ -94,16 +95,12 @@ class CropsPanel(QtWidgets.QWidget):
             status = REASONS[int(tracking.reasons[frame, hand])].value
             self.titles[(hand, slot)].setText(f"{HAND_NAMES[hand][0].upper()} {label} {fov:.0f}° {status}")
             predicted = tracking.landmarks[frame, hand]
-            self._draw(self.prediction_curves[(hand, slot)], crop, predicted, (hand, slot))
             gt = self.session.displayed_landmarks(hand) if self.session.follows_recording else None
-            self._draw(self.gt_curves[(hand, slot)], crop, gt, None)
-
-    def _draw(self, curve: pg.PlotCurveItem, crop: CropCamera, points: np.ndarray | None, key) -> None:
-        if points is None or not np.isfinite(points).all():
-            curve.setData([], [])
-            return
-        pixels = crop.project(torch.tensor(points, dtype=torch.float64)[None])[0].numpy()  # a copy: points may be read-only
-        if key is not None:
-            self.crop_landmarks[key] = pixels
-        segments = pixels[np.asarray(SKELETON_BONES)].reshape(-1, 2)
-        curve.setData(segments[:, 0], segments[:, 1])
+            overlay = self.overlays[(hand, slot)]
+            for layer, points, pen in ((PREDICTION, predicted, PREDICTION_PEN), (GT, gt, GT_PEN)):
+                pixels = None
+                if points is not None and np.isfinite(points).all():
+                    pixels = crop.project(torch.tensor(points, dtype=torch.float64)[None])[0].numpy()  # a copy: points may be read-only
+                    if layer == PREDICTION:
+                        self.crop_landmarks[(hand, slot)] = pixels
+                overlay.set_skeleton(layer, pixels, pen)

@@ -13,7 +13,7 @@ import torch
 from PySide6 import QtCore, QtWidgets
 
 from app.live_session import STAGES, LivePrediction, LiveStats, RateMeter, RollingMean
-from app.overlays import draw_skeleton, pixels_in_view
+from app.overlays import GROUND_TRUTH, PREDICTED, PREDICTION_SKELETON_PEN, SkeletonOverlay, gt_skeleton_pen, pixels_in_view
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.hand import fk
@@ -71,8 +71,9 @@ class LiveViewsPanel(QtWidgets.QWidget):
         self.render_ms = RollingMean()
         self.image_items: list[pg.ImageItem] = []
         self.title_items: list[pg.TextItem] = []
-        self.gt_items: list[dict[int, pg.PlotCurveItem]] = []
-        self.prediction_items: list[dict[int, pg.PlotCurveItem]] = []
+        self.overlay_items: list[SkeletonOverlay] = []
+        """Per view: GT (coloured) and predicted (white, dashed) skeletons, layers (GROUND_TRUTH or PREDICTED, hand)."""
+        self._gt_pens = {hand: gt_skeleton_pen(hand) for hand in HAND_RGB}
         self.prediction_pixels: dict[tuple[int, int], np.ndarray] = {}
         """(view, hand) -> (21, 2) predicted landmark pixels drawn on the newest frame."""
         self.shown_frame_index: int | None = None
@@ -95,8 +96,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
         self.graphics.clear()
         self.image_items.clear()
         self.title_items.clear()
-        self.gt_items.clear()
-        self.prediction_items.clear()
+        self.overlay_items.clear()
         self.prediction_pixels.clear()
         self.shown_frame_index = None
         columns = max(1, math.ceil(math.sqrt(rig.num_views)))
@@ -108,15 +108,12 @@ class LiveViewsPanel(QtWidgets.QWidget):
             title = pg.TextItem(self._title(view), color=(220, 220, 220), anchor=(0, 0))
             title.setPos(4, model.height - 24)
             box.addItem(title)
-            predictions = {hand: pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=2, style=QtCore.Qt.PenStyle.DashLine), connect="pairs") for hand in HAND_RGB}
-            gts = {hand: pg.PlotCurveItem(pen=pg.mkPen(color, width=2), connect="pairs") for hand, color in HAND_RGB.items()}
-            for curve in (*predictions.values(), *gts.values()):
-                box.addItem(curve)
+            overlay = SkeletonOverlay(model.width, model.height)
+            box.addItem(overlay)
             box.setRange(xRange=(0, model.width), yRange=(0, model.height), padding=0.01)
             self.image_items.append(image)
             self.title_items.append(title)
-            self.gt_items.append(gts)
-            self.prediction_items.append(predictions)
+            self.overlay_items.append(overlay)
         self._on_views_status({})
         self._refresh_hud()
 
@@ -155,9 +152,10 @@ class LiveViewsPanel(QtWidgets.QWidget):
             with torch.no_grad():
                 points = [fk.landmarks(self._hand_model_f64, frame.gt[h].joint_angles.double(), frame.gt[h].T_world_from_wrist.double(), h).numpy() for h in hands]
             pixels = self._project(frame, np.concatenate(points))
-        for view, items in enumerate(self.gt_items):
-            for hand, curve in items.items():
-                draw_skeleton(curve, pixels[view][21 * hands.index(hand) : 21 * (hands.index(hand) + 1)] if pixels is not None and hand in hands else None)
+        for view, overlay in enumerate(self.overlay_items):
+            for hand in HAND_RGB:
+                drawn = pixels[view][21 * hands.index(hand) : 21 * (hands.index(hand) + 1)] if pixels is not None and hand in hands else None
+                overlay.set_skeleton((GROUND_TRUTH, hand), drawn, self._gt_pens[hand])
 
     def _draw_predictions(self) -> None:
         """The newest prediction over the newest frame (world points, so a slightly older prediction
@@ -166,12 +164,12 @@ class LiveViewsPanel(QtWidgets.QWidget):
         self.prediction_pixels.clear()
         hands = sorted(prediction.landmarks) if prediction is not None and frame is not None and self.session.visible_layers["prediction"] else []
         pixels = self._project(frame, np.concatenate([prediction.landmarks[h] for h in hands])) if hands else None
-        for view, items in enumerate(self.prediction_items):
-            for hand, curve in items.items():
+        for view, overlay in enumerate(self.overlay_items):
+            for hand in HAND_RGB:
                 drawn = pixels[view][21 * hands.index(hand) : 21 * (hands.index(hand) + 1)] if pixels is not None and hand in hands else None
                 if drawn is not None and np.isfinite(drawn).any():
                     self.prediction_pixels[(view, hand)] = drawn
-                draw_skeleton(curve, drawn)
+                overlay.set_skeleton((PREDICTED, hand), drawn, PREDICTION_SKELETON_PEN)
 
     # -- status -----------------------------------------------------------------------------------
 

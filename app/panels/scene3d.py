@@ -1,9 +1,10 @@
 """3D view (vispy): skinned GT and predicted hand meshes, skeletons, headset and crop-camera frusta
 and a floor grid, orbit/pan/zoom.
 
-Under software GL vispy recompiles the mesh shaders on every ``Mesh.set_data``, which makes
-playback crawl; ``SkinnedMesh`` keeps the topology fixed and rewrites only the vertex and normal
-buffers in place.
+Everything is drawn by five visuals (``scene3d_visuals``): the GT meshes of both hands, the predicted
+meshes, every skeleton, every frustum and the floor, each one draw call, because under software GL
+each visual drawn costs ~0.3-0.8 ms whatever it shows. Their buffers are rewritten in place: under
+software GL vispy recompiles a visual's shaders whenever its data is set anew.
 
 The scene is rendered into the vispy canvas's framebuffer (a QOpenGLWidget kept out of the window)
 and the picture is painted by a plain widget (``SceneImage``), at the panel's full size, once per
@@ -22,6 +23,7 @@ import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 from vispy import scene
 
+from app.panels.scene3d_visuals import PartMesh, PartSegments
 from app.session import FrameChunks, Session
 from app.style import hand_rgba
 from app.visibility import ShownWatcher, on_screen
@@ -33,44 +35,17 @@ from umetrack.mesh import vertex_normals
 
 FLOOR_HEIGHT_M = -0.35
 LIGHT_DIRECTION = (-0.4, 0.6, 1.0)
+"""The direction the light travels: from behind the viewer's shoulder (vispy's default lights the far
+side of the hands)."""
+FLOOR_RGBA = (0.4, 0.42, 0.46, 1.0)
+SKELETON_RGBA = (1.0, 1.0, 1.0, 1.0)
+HEADSET_CAMERA_RGBA = (0.85, 0.85, 0.4, 1.0)
 PREDICTION_MESH_RGBA = (0.93, 0.93, 0.96, 0.45)
 """Predicted hands: translucent white (as the views draw predictions white), GT stays in the hand colour."""
 PREDICTION_SKELETON_RGBA = (1.0, 0.45, 0.8, 1.0)
 DEFAULT_CROP_DEPTH_M = 0.4
 MESH_CHUNK = 8
 """Frames of hand meshes skinned in one batched call."""
-
-
-class SkinnedMesh:
-    """A vispy Mesh whose vertices change every frame while its faces never do."""
-
-    def __init__(self, parent, faces: np.ndarray, color):
-        self.faces = np.ascontiguousarray(faces, dtype=np.uint32)
-        self.visual = scene.visuals.Mesh(parent=parent, shading="smooth", color=color)
-        self._topology_ready = False
-
-    def set_vertices(self, vertices: np.ndarray, normals: np.ndarray | None = None) -> None:
-        """(V, 3) vertices; their unit normals (``unit_normals``) when already known."""
-        vertices = np.ascontiguousarray(vertices, dtype=np.float32)
-        if normals is None:
-            normals = unit_normals(vertices[None], self.faces)[0]
-        vertex_buffer = getattr(self.visual, "_vertices", None)
-        shading = getattr(self.visual, "shading_filter", None)
-        normal_buffer = getattr(shading, "_normals", None)
-        if not self._topology_ready or vertex_buffer is None or normal_buffer is None:
-            self.visual.set_data(vertices=vertices, faces=self.faces)
-            # Light from behind the viewer's shoulder (vispy's default lights the far side of the hands).
-            self.visual.shading_filter.light_dir = LIGHT_DIRECTION
-            self._topology_ready = True
-            return
-        # In-place: same buffer sizes, so only glBufferSubData runs; no shader is rebuilt.
-        vertex_buffer.set_data(vertices[self.faces].reshape(-1, 3))
-        normal_buffer.set_data(normals[self.faces].reshape(-1, 3).astype(np.float32))
-        self.visual.update()
-
-    def set_faces(self, faces: np.ndarray) -> None:
-        self.faces = np.ascontiguousarray(faces, dtype=np.uint32)
-        self._topology_ready = False
 
 
 def unit_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -257,33 +232,22 @@ class Scene3DPanel(QtWidgets.QWidget):
         canvas = self.canvas
         self.destroyed.connect(lambda *_: close_canvas(canvas))
 
-        self.floor = scene.visuals.Line(
-            pos=floor_grid_segments(FLOOR_HEIGHT_M), connect="segments", color=(0.4, 0.42, 0.46, 1.0), parent=self.view.scene
-        )
-        self.meshes: dict[int, SkinnedMesh] = {}
-        self.skeletons: dict[int, scene.visuals.Line] = {}
+        self.floor = PartSegments(parent=self.view.scene)
+        self.floor.set_part("grid", floor_grid_segments(FLOOR_HEIGHT_M), FLOOR_RGBA)
+        self.faces = {hand: self._faces(hand) for hand in (0, 1)}
+        """(F, 3) mesh triangles of each hand (the right hand's are wound the other way)."""
         self._bones = np.asarray(SKELETON_BONES, dtype=np.int64)
-        for hand in (0, 1):
-            self.meshes[hand] = SkinnedMesh(self.view.scene, self._faces(hand), hand_rgba(hand))
-            self.skeletons[hand] = scene.visuals.Line(connect="segments", color=(1, 1, 1, 1), width=2, parent=self.view.scene)
-            self.skeletons[hand].set_gl_state(depth_test=False)
-            self.skeletons[hand].order = 10
-
-        self.cameras_visual = scene.visuals.Line(connect="segments", color=(0.85, 0.85, 0.4, 1.0), parent=self.view.scene)
-        self.prediction_meshes: dict[int, SkinnedMesh] = {}
-        self.prediction_skeletons: dict[int, scene.visuals.Line] = {}
-        for hand in (0, 1):
-            mesh = SkinnedMesh(self.view.scene, self._faces(hand), PREDICTION_MESH_RGBA)
-            mesh.visual.set_gl_state("translucent", depth_test=True, cull_face=False)
-            mesh.visual.order = 5  # after the opaque GT meshes, so they show through
-            mesh.visual.visible = False
-            self.prediction_meshes[hand] = mesh
-            self.prediction_skeletons[hand] = scene.visuals.Line(connect="segments", color=PREDICTION_SKELETON_RGBA, width=2, parent=self.view.scene)
-            self.prediction_skeletons[hand].set_gl_state(depth_test=False)
-            self.prediction_skeletons[hand].order = 11
-            self.prediction_skeletons[hand].visible = False
-        self.crop_frusta = scene.visuals.Line(connect="segments", width=1.5, parent=self.view.scene)
-        self.crop_frusta.visible = False
+        self.gt_meshes = PartMesh(light_direction=LIGHT_DIRECTION, parent=self.view.scene)
+        """A part per GT hand shown (key: the hand), in the hand's colour."""
+        self.prediction_meshes = PartMesh(light_direction=LIGHT_DIRECTION, parent=self.view.scene)
+        """A part per predicted hand shown, translucent white."""
+        self.prediction_meshes.order = 5  # after the opaque GT meshes, so they show through
+        self.skeletons = PartSegments(width=2, parent=self.view.scene)
+        """Parts ("gt", hand) and ("prediction", hand): drawn over the meshes."""
+        self.skeletons.update_gl_state(depth_test=False)
+        self.skeletons.order = 10
+        self.frusta = PartSegments(width=1.5, parent=self.view.scene)
+        """Parts "headset" (the recording's cameras) and "crops" (the crop cameras of the frame)."""
         self.crop_frusta_count = 0
         """Crop cameras drawn for the current frame (one pyramid each, in its hand's colour)."""
 
@@ -302,7 +266,7 @@ class Scene3DPanel(QtWidgets.QWidget):
         session.recording_changed.connect(self._on_recording_changed)
         session.playhead_changed.connect(self._on_playhead_changed)
         session.tracking_changed.connect(lambda _results: self._update_prediction())
-        for hand in self.meshes:
+        for hand in (0, 1):
             self._on_pose_changed(hand)
         for name, visible in session.visible_layers.items():
             self._on_layer_toggled(name, visible)
@@ -330,7 +294,7 @@ class Scene3DPanel(QtWidgets.QWidget):
                 self._update_prediction()
 
     def _faces(self, hand: int) -> np.ndarray:
-        return fk.mesh_triangles(self.session.hand_model, hand).numpy()
+        return np.ascontiguousarray(fk.mesh_triangles(self.session.hand_model, hand).numpy(), np.uint32)
 
     def reset_view(self) -> None:
         self.view.camera = scene.cameras.TurntableCamera(
@@ -352,7 +316,7 @@ class Scene3DPanel(QtWidgets.QWidget):
         # The session's landmarks of the same pose (FK once per frame, shared with the views).
         landmarks = session.displayed_landmarks(hand)
         if session.follows_recording:
-            key = (session.recording, model, self.meshes[0].faces, self.meshes[1].faces)
+            key = (session.recording, model, self.faces[0], self.faces[1])
             chunk = self._gt_meshes.get(key, session.playhead, session.num_frames)
             return chunk[hand, 0], landmarks, chunk[hand, 1]
         with torch.no_grad():
@@ -362,7 +326,7 @@ class Scene3DPanel(QtWidgets.QWidget):
     def _chunk_gt_meshes(self, start: int, stop: int) -> np.ndarray:
         """(K, 2 hands, 2, V, 3): [vertices, unit normals] of the GT hands of frames start..stop-1."""
         gt, model = self.session.recording.gt, self.session.hand_model
-        return np.stack([skinned_chunk(model, self.meshes[hand].faces, hand, gt.joint_angles[start:stop, hand],
+        return np.stack([skinned_chunk(model, self.faces[hand], hand, gt.joint_angles[start:stop, hand],
                                        gt.T_world_from_wrist[start:stop, hand], gt.confidence[start:stop, hand] > 0)
                          for hand in (0, 1)], axis=1)  # fmt: skip
 
@@ -371,27 +335,31 @@ class Scene3DPanel(QtWidgets.QWidget):
         tracking, model = self.session.tracking, self.session.hand_model
         angles, wrists = tracking.joint_angles[start:stop], tracking.T_world_from_wrist[start:stop]
         present = np.isfinite(tracking.landmarks[start:stop]).all((-1, -2)) & np.isfinite(angles).all(-1) & np.isfinite(wrists).all((-1, -2))
-        return np.stack([skinned_chunk(model, self.prediction_meshes[hand].faces, hand, angles[:, hand], wrists[:, hand], present[:, hand])
+        return np.stack([skinned_chunk(model, self.faces[hand], hand, angles[:, hand], wrists[:, hand], present[:, hand])
                          for hand in (0, 1)], axis=1)  # fmt: skip
 
     def _on_pose_changed(self, hand: int) -> None:
         if self._deferred(("pose", hand)):
             return
         geometry = self._posed(hand)
-        present = geometry is not None
-        self.meshes[hand].visual.visible = present and self.session.visible_layers["mesh"]
-        self.skeletons[hand].visible = present and self.session.visible_layers["skeleton"]
-        if not present:
-            self.canvas.update()
+        layers = self.session.visible_layers
+        if geometry is None or not layers["mesh"]:
+            self.gt_meshes.remove(hand)
+        if geometry is None or not layers["skeleton"]:
+            self.skeletons.remove(("gt", hand))
+        if geometry is None:
             return
         vertices, landmarks, normals = geometry
-        self.meshes[hand].set_vertices(vertices, normals)
-        self.skeletons[hand].set_data(pos=landmarks[self._bones].reshape(-1, 3).astype(np.float32), connect="segments")
+        if layers["mesh"]:
+            if normals is None:
+                normals = unit_normals(vertices[None], self.faces[hand])[0]
+            self.gt_meshes.set_part(hand, vertices, normals, self.faces[hand], hand_rgba(hand))
+        if layers["skeleton"]:
+            self.skeletons.set_part(("gt", hand), landmarks[self._bones].reshape(-1, 3), SKELETON_RGBA)
 
     def _on_hand_model_changed(self, _model) -> None:
-        for hand, mesh in self.meshes.items():
-            mesh.set_faces(self._faces(hand))
-            self.prediction_meshes[hand].set_faces(self._faces(hand))
+        self.faces = {hand: self._faces(hand) for hand in (0, 1)}
+        for hand in (0, 1):
             self._on_pose_changed(hand)
         self._update_prediction()
 
@@ -408,7 +376,7 @@ class Scene3DPanel(QtWidgets.QWidget):
             return None
         vertices = normals = None
         if tracking.joint_angles is not None and np.isfinite(tracking.joint_angles[frame, hand]).all():
-            key = (tracking, self.session.hand_model, self.prediction_meshes[0].faces, self.prediction_meshes[1].faces)
+            key = (tracking, self.session.hand_model, self.faces[0], self.faces[1])
             chunk = self._predicted_meshes.get(key, frame, tracking.num_frames)[hand]
             if np.isfinite(chunk[0]).all():
                 vertices, normals = chunk
@@ -422,14 +390,15 @@ class Scene3DPanel(QtWidgets.QWidget):
         for hand in (0, 1):
             geometry = self._predicted(hand) if show else None
             vertices, landmarks, normals = geometry if geometry is not None else (None, None, None)
-            if vertices is not None:
-                self.prediction_meshes[hand].set_vertices(vertices, normals)
-            if landmarks is not None:
-                self.prediction_skeletons[hand].set_data(pos=landmarks[self._bones].reshape(-1, 3), connect="segments")
-            self.prediction_meshes[hand].visual.visible = vertices is not None
-            self.prediction_skeletons[hand].visible = landmarks is not None
+            if vertices is None:
+                self.prediction_meshes.remove(hand)
+            else:
+                self.prediction_meshes.set_part(hand, vertices, normals, self.faces[hand], PREDICTION_MESH_RGBA)
+            if landmarks is None:
+                self.skeletons.remove(("prediction", hand))
+            else:
+                self.skeletons.set_part(("prediction", hand), landmarks[self._bones].reshape(-1, 3), PREDICTION_SKELETON_RGBA)
         self._update_crop_frusta()
-        self.canvas.update()
 
     def _update_crop_frusta(self) -> None:
         tracking, frame = self.session.tracking, self.session.playhead
@@ -437,37 +406,37 @@ class Scene3DPanel(QtWidgets.QWidget):
         if tracking is not None and frame < tracking.num_frames and self.session.visible_layers["cameras"]:
             hands, slots = np.nonzero(tracking.views[frame] >= 0)
         self.crop_frusta_count = len(hands)
-        if len(hands):
-            crops = CropCamera(torch.as_tensor(tracking.T_crop_from_world[frame, hands, slots], dtype=torch.float64),
-                               torch.as_tensor(tracking.focal[frame, hands, slots], dtype=torch.float64), CROP_SIZE)  # fmt: skip
-            # Far rectangle at the predicted hand's mean depth in each crop (a default where there is none).
-            landmarks = torch.as_tensor(tracking.landmarks[frame, hands], dtype=torch.float64)  # (K, 21, 3)
-            depth = transform_points(crops.T_crop_from_world, landmarks)[..., 2].mean(-1)
-            depth = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, DEFAULT_CROP_DEPTH_M))
-            segments = crop_frustum_segments(crops, depth)  # (K, 16, 3)
-            colours = np.repeat(np.asarray([hand_rgba(int(hand)) for hand in hands], np.float32), segments.shape[1], axis=0)
-            self.crop_frusta.set_data(pos=segments.reshape(-1, 3), color=colours, connect="segments")
-        self.crop_frusta.visible = bool(len(hands))
+        if not len(hands):
+            self.frusta.remove("crops")
+            return
+        crops = CropCamera(torch.as_tensor(tracking.T_crop_from_world[frame, hands, slots], dtype=torch.float64),
+                           torch.as_tensor(tracking.focal[frame, hands, slots], dtype=torch.float64), CROP_SIZE)  # fmt: skip
+        # Far rectangle at the predicted hand's mean depth in each crop (a default where there is none).
+        landmarks = torch.as_tensor(tracking.landmarks[frame, hands], dtype=torch.float64)  # (K, 21, 3)
+        depth = transform_points(crops.T_crop_from_world, landmarks)[..., 2].mean(-1)
+        depth = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, DEFAULT_CROP_DEPTH_M))
+        segments = crop_frustum_segments(crops, depth)  # (K, 16, 3)
+        colours = np.repeat(np.asarray([hand_rgba(int(hand)) for hand in hands], np.float32), segments.shape[1], axis=0)
+        self.frusta.set_part("crops", segments.reshape(-1, 3), colours)
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:
         if name in ("mesh", "skeleton"):
-            for hand in self.meshes:
+            for hand in (0, 1):
                 self._on_pose_changed(hand)
-            return
-        if name in ("prediction", "cameras"):
+        elif name == "prediction":
             self._update_prediction()
-        targets = {"floor": self.floor, "cameras": self.cameras_visual}
-        if name not in targets:
-            return
-        targets[name].visible = visible
-        self.canvas.update()
+        elif name == "cameras":
+            self._update_cameras()
+            self._update_prediction()
+        elif name == "floor":
+            self.floor.visible = visible
 
     def _on_recording_changed(self, recording) -> None:
         """Frame the scene around the headset of the first tracked frame, floor 1 m below it."""
         self.reset_view()
         cameras = self._first_tracked_cameras(recording)
         if cameras is None:
-            self.floor.set_data(pos=floor_grid_segments(FLOOR_HEIGHT_M))
+            self.floor.set_part("grid", floor_grid_segments(FLOOR_HEIGHT_M), FLOOR_RGBA)
             self._on_playhead_changed(self.session.playhead)
             return
         head = np.mean([c.T_world_from_camera[:3, 3].numpy() for c in cameras], axis=0)
@@ -479,7 +448,7 @@ class Scene3DPanel(QtWidgets.QWidget):
         self.view.camera.azimuth = float(np.degrees(np.arctan2(forward[0], forward[2]))) - 90.0
         grid = floor_grid_segments(float(head[1]) - 1.0, half_size=1.5)
         grid[:, [0, 2]] += head[[0, 2]].astype(np.float32)
-        self.floor.set_data(pos=grid)
+        self.floor.set_part("grid", grid, FLOOR_RGBA)
         self._on_playhead_changed(self.session.playhead)
 
     @staticmethod
@@ -499,10 +468,9 @@ class Scene3DPanel(QtWidgets.QWidget):
             return
         recording, frame = self.session.recording, self.session.playhead
         tracked = recording is not None and bool(recording.headset_tracked[frame])  # else no camera poses
-        if not tracked:
-            self.cameras_visual.set_data(pos=np.zeros((0, 3), np.float32))
-        else:
-            poses = np.asarray(recording.T_world_from_camera[frame], np.float64)
-            segments = [posed_frustum_segments(model, pose) for model, pose in zip(recording.camera_models, poses)]
-            self.cameras_visual.set_data(pos=np.concatenate(segments), connect="segments")
-        self.cameras_visual.visible = tracked and self.session.visible_layers["cameras"]
+        if not tracked or not self.session.visible_layers["cameras"]:
+            self.frusta.remove("headset")
+            return
+        poses = np.asarray(recording.T_world_from_camera[frame], np.float64)
+        segments = [posed_frustum_segments(model, pose) for model, pose in zip(recording.camera_models, poses)]
+        self.frusta.set_part("headset", np.concatenate(segments), HEADSET_CAMERA_RGBA)

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.overlays import draw_skeleton, pixels_in_view
+from app.overlays import GROUND_TRUTH, PREDICTED, PREDICTION_SKELETON_PEN, SkeletonOverlay, gt_skeleton_pen, pixels_in_view
 from app.session import FrameChunks, Session
 from app.style import HAND_RGB
 from app.workers import FrameLoader
@@ -42,9 +42,9 @@ class ViewsGridPanel(QtWidgets.QWidget):
 
         self.view_boxes: list[pg.ViewBox] = []
         self.image_items: list[pg.ImageItem] = []
-        self.skeleton_items: list[dict[int, pg.PlotCurveItem]] = []
-        self.landmark_items: list[dict[int, pg.ScatterPlotItem]] = []
-        self.prediction_items: list[dict[int, pg.PlotCurveItem]] = []
+        self.overlay_items: list[SkeletonOverlay] = []
+        """Per view: the GT (coloured, with landmark dots) and predicted (white, dashed) skeletons,
+        layers (GROUND_TRUTH or PREDICTED, hand)."""
         self.title_items: list[pg.TextItem] = []
         self.displayed_frame: int | None = None
         self.overlay_pixels: dict[tuple[int, int], np.ndarray] = {}
@@ -52,6 +52,8 @@ class ViewsGridPanel(QtWidgets.QWidget):
         self.prediction_pixels: dict[tuple[int, int], np.ndarray] = {}
         """(view, hand) -> (21, 2) predicted landmark pixels drawn at the playhead."""
 
+        self._gt_pens = {hand: gt_skeleton_pen(hand) for hand in HAND_RGB}
+        self._gt_colours = {hand: QtGui.QColor(*rgb) for hand, rgb in HAND_RGB.items()}
         self._pixels = FrameChunks(self._chunk_pixels)
         self.loader = FrameLoader(self)
         self.loader.loaded.connect(self._on_loaded)
@@ -74,9 +76,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         self.graphics.clear()
         self.view_boxes.clear()
         self.image_items.clear()
-        self.skeleton_items.clear()
-        self.landmark_items.clear()
-        self.prediction_items.clear()
+        self.overlay_items.clear()
         self.title_items.clear()
         self.displayed_frame = None
         self.overlay_pixels.clear()
@@ -96,23 +96,13 @@ class ViewsGridPanel(QtWidgets.QWidget):
             title = pg.TextItem(recording.view_labels[view] if view < len(recording.view_labels) else f"view {view}", color=(220, 220, 220), anchor=(0, 0))
             title.setPos(4, 4)
             box.addItem(title)
-            skeletons, landmarks = {}, {}
-            predictions = {}
-            for hand in HAND_RGB:
-                predictions[hand] = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255), width=2, style=QtCore.Qt.PenStyle.DashLine), connect="pairs")
-                box.addItem(predictions[hand])
-            for hand, color in HAND_RGB.items():
-                skeletons[hand] = pg.PlotCurveItem(pen=pg.mkPen(color, width=2), connect="pairs")
-                landmarks[hand] = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(color), pen=None)
-                box.addItem(skeletons[hand])
-                box.addItem(landmarks[hand])
+            overlay = SkeletonOverlay(model.width, model.height)
+            box.addItem(overlay)
             box.setRange(xRange=(0, model.width), yRange=(0, model.height), padding=0.01)
             self.view_boxes.append(box)
             self.image_items.append(image)
             self.title_items.append(title)
-            self.skeleton_items.append(skeletons)
-            self.landmark_items.append(landmarks)
-            self.prediction_items.append(predictions)
+            self.overlay_items.append(overlay)
         self._on_playhead_changed(self.session.playhead)
 
     # -- frames ----------------------------------------------------------------------------------
@@ -208,10 +198,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
 
     def _draw_overlays(self) -> None:
         """Put ``overlay_pixels`` and ``prediction_pixels`` on the view boxes' items."""
-        for view in range(len(self.view_boxes)):
+        for view, overlay in enumerate(self.overlay_items):
             for hand in (0, 1):
-                gt = self.overlay_pixels.get((view, hand))
-                draw_skeleton(self.skeleton_items[view][hand], gt)
-                draw_skeleton(self.prediction_items[view][hand], self.prediction_pixels.get((view, hand)))
-                finite = np.isfinite(gt).all(1) if gt is not None else None
-                self.landmark_items[view][hand].setData(*((gt[finite, 0], gt[finite, 1]) if gt is not None else ([], [])))
+                overlay.set_skeleton((GROUND_TRUTH, hand), self.overlay_pixels.get((view, hand)), self._gt_pens[hand], self._gt_colours[hand])
+                overlay.set_skeleton((PREDICTED, hand), self.prediction_pixels.get((view, hand)), PREDICTION_SKELETON_PEN)

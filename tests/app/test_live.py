@@ -12,7 +12,7 @@ import torch
 from PySide6 import QtWidgets
 
 from app.live_actions import LiveConfig
-from app.overlays import pixels_in_view
+from app.overlays import GROUND_TRUTH, pixels_in_view
 from umetrack.live import read_live_info
 from umetrack.recording import open_recording
 from umetrack.train.loop import TrainConfig, export_weights, make_network
@@ -80,7 +80,7 @@ def test_simulated_live_source_tracks_survives_an_unplug_and_records(main_window
     assert set(live.disconnected) == {1} and live.frame.images[1] is None and live.frame.images[0] is not None
     assert actions.panel.title_items[1].toPlainText().endswith("no signal")
     assert not any(view == 1 for view, _hand in actions.panel.prediction_pixels)  # nothing drawn over a dead camera
-    assert all(curve.xData is None or len(curve.xData) == 0 for curve in actions.panel.gt_items[1].values())
+    assert all(len(actions.panel.overlay_items[1].segments((GROUND_TRUTH, hand))) == 0 for hand in (0, 1))
     shown = actions.panel.shown_frame_index
     qtbot.waitUntil(lambda: actions.panel.shown_frame_index >= shown + 3, timeout=5000)
     assert live.frame.images[0] is not None

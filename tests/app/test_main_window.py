@@ -26,7 +26,7 @@ def test_slider_poses_the_hand_in_3d(main_window, qtbot):
     assert moved.max() > 0.01  # the index finger curled by centimetres
     main_window.scene3d_dock.raise_()  # the 3D view catches up when shown
     # The skeleton visual holds exactly the posed landmarks.
-    skeleton = main_window.scene3d.skeletons[0]._pos
+    skeleton = main_window.scene3d.skeletons.part(("gt", 0))[0]
     np.testing.assert_allclose(skeleton[-2:], landmarks[[14, 17]], atol=1e-6)
 
 
@@ -40,10 +40,10 @@ def test_neutral_button_restores_limits_midpoint(main_window, qtbot):
 
 
 def test_layer_shortcut_hides_skeleton(main_window, qtbot):
-    assert main_window.scene3d.skeletons[0].visible
+    assert main_window.scene3d.skeletons.has(("gt", 0))
     main_window.layer_actions["skeleton"].trigger()
     assert main_window.session.visible_layers["skeleton"] is False
-    assert not main_window.scene3d.skeletons[0].visible
+    assert not main_window.scene3d.skeletons.has(("gt", 0))
     assert not main_window.layer_actions["skeleton"].isChecked()
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from app.overlays import GROUND_TRUTH
 from app.session import Session
 from umetrack.hand import fk
 from umetrack.recording import write_umetrack_raw
@@ -83,9 +84,9 @@ def test_overlays_reach_the_screen_with_their_images(main_window, video, qtbot):
     window.session.seek(10)
     computed = window.views.overlay_pixels[(0, 0)]  # known at once (for inspection and tests)
     qtbot.waitUntil(lambda: window.views.displayed_frame == 10, timeout=5000)
-    curve = window.views.skeleton_items[0][0]
+    drawn = window.views.overlay_items[0].segments((GROUND_TRUTH, 0))
     finite = np.isfinite(computed).all(1)
-    assert len(curve.xData) > 0 and set(np.round(curve.xData, 6)) <= set(np.round(computed[finite, 0], 6))
+    assert len(drawn) > 0 and set(np.round(drawn[:, 0], 6)) <= set(np.round(computed[finite, 0], 6))
 
 
 def test_overlay_pixels_computed_by_chunk_match_a_projection_of_the_frame(main_window):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
+from app.overlays import GROUND_TRUTH
 from umetrack.recording import write_umetrack_raw
 
 pytestmark = pytest.mark.gui
@@ -83,7 +84,7 @@ def test_gt_overlay_lands_on_projected_landmarks(main_window, qtbot, raw_recordi
     assert np.isnan(drawn[~keep]).all()  # nothing drawn off the image or behind the lens
     np.testing.assert_allclose(drawn[keep], expected.numpy()[keep], atol=1e-3)
     main_window.layer_actions["skeleton"].trigger()
-    assert main_window.views.skeleton_items[0][0].xData is None or len(main_window.views.skeleton_items[0][0].xData) == 0
+    assert len(main_window.views.overlay_items[0].segments((GROUND_TRUTH, 0))) == 0
 
 
 def test_untracked_frame_hides_overlays_and_absent_hand_hides_mesh(main_window, qtbot, raw_recording):
@@ -92,8 +93,8 @@ def test_untracked_frame_hides_overlays_and_absent_hand_hides_mesh(main_window, 
     main_window.session.seek(5)  # headset untracked in this frame
     assert not main_window.views.overlay_pixels
     main_window.session.seek(1)  # right hand absent in frames 0-2
-    assert not main_window.scene3d.meshes[1].visual.visible
-    assert main_window.scene3d.meshes[0].visual.visible
+    assert not main_window.scene3d.gt_meshes.has(1)
+    assert main_window.scene3d.gt_meshes.has(0)
 
 
 def test_corrupt_recording_warns_and_keeps_the_open_one(main_window, qtbot, raw_recording, tmp_path, monkeypatch):

@@ -50,18 +50,18 @@ def test_a_hidden_panel_does_no_work_and_catches_up_when_shown(main_window, qtbo
     qtbot.waitUntil(lambda: panel.display.renders > 0 and not panel.display.stale)
     window.hand_pose_dock.raise_()  # tabbed with the 3D view, which is now hidden
     qtbot.waitUntil(lambda: not on_screen(panel))  # Qt moves a tabbed-away dock off the window
-    renders, skeleton = panel.display.renders, panel.skeletons[0]._pos.copy()
+    renders, skeleton = panel.display.renders, panel.skeletons.part(("gt", 0))[0].copy()
     for frame in (40, 41, 42, 150):
         window.session.seek(frame)
         qtbot.wait(10)
     assert panel.display.renders == renders  # nothing drawn while hidden
-    np.testing.assert_array_equal(panel.skeletons[0]._pos, skeleton)  # nor any geometry computed
+    np.testing.assert_array_equal(panel.skeletons.part(("gt", 0))[0], skeleton)  # nor any geometry computed
     window.scene3d_dock.raise_()
     qtbot.waitUntil(lambda: panel.display.renders > renders)
     landmarks = window.session.displayed_landmarks(0)
-    np.testing.assert_allclose(panel.skeletons[0]._pos, landmarks[panel._bones].reshape(-1, 3), atol=1e-6)
+    np.testing.assert_allclose(panel.skeletons.part(("gt", 0))[0], landmarks[panel._bones].reshape(-1, 3), atol=1e-6)
     cameras = window.session.recording.cameras(150)
-    np.testing.assert_allclose(panel.cameras_visual._pos[0], cameras[0].T_world_from_camera[:3, 3].numpy(), atol=1e-6)
+    np.testing.assert_allclose(panel.frusta.part("headset")[0][0], cameras[0].T_world_from_camera[:3, 3].numpy(), atol=1e-6)
 
 
 def test_meshes_skinned_by_chunk_match_fk_of_the_frame(main_window):
@@ -87,7 +87,7 @@ def test_meshes_skinned_by_chunk_match_fk_of_the_frame(main_window):
                 expected = fk.mesh_vertices(model, pose.joint_angles.to(model.dtype), pose.T_world_from_wrist.to(model.dtype), hand).numpy()
             vertices, _landmarks, normals = panel._posed(hand)
             np.testing.assert_allclose(vertices, expected, atol=1e-6)
-            np.testing.assert_allclose(normals, unit_normals(expected[None], panel.meshes[hand].faces)[0], atol=1e-4)
+            np.testing.assert_allclose(normals, unit_normals(expected[None], panel.faces[hand])[0], atol=1e-4)
 
 
 def test_mouse_on_the_picture_moves_the_3d_camera(main_window, qtbot):
