@@ -133,8 +133,8 @@ class _PartsVisual(Visual):
 
 
 class PartMeshVisual(_PartsVisual):
-    """Triangle meshes (a part each: one hand's skinned mesh) lit by one directional light, drawn
-    indexed in one call. Each part's faces index its own vertices."""
+    """Closed triangle meshes (a part each: one hand's skinned mesh), faces wound outwards, lit by
+    one directional light, drawn indexed in one call. Each part's faces index its own vertices."""
 
     def __init__(self, light_direction=(-0.4, 0.6, 1.0)):
         super().__init__(_MESH_VERTEX, _MESH_FRAGMENT)
@@ -150,7 +150,9 @@ class PartMeshVisual(_PartsVisual):
         self._index_buffer = self._indices
         self._layout: list[tuple] = []
         """What the colour and index buffers hold: (vertex count, faces, colour) per part."""
-        self.set_gl_state("translucent", depth_test=True, cull_face=False)
+        # Faces wound outwards (counter-clockwise seen from outside): the back faces of these closed
+        # meshes are never seen, and culling them spares llvmpipe their triangle setup (~0.5 us each).
+        self.set_gl_state("translucent", depth_test=True, cull_face=True)
         self.freeze()
 
     def set_part(self, key: Hashable, vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray, rgba) -> None:
