@@ -15,7 +15,7 @@ landmarks plus 5 mm noise with real crop cameras (the panels draw the same thing
 "Displayed" means the decoded images reached the views panel's image items (``frame_shown``).
 Timings on a shared machine vary with its load (printed); compare runs made back to back.
 
-Run: xvfb-run -a -s "-screen 0 1920x1080x24" python benchmarks/bench_playback.py [--seeks 60] [--profile unlimited|seek]
+Run: xvfb-run -a -s "-screen 0 1920x1080x24" python benchmarks/bench_playback.py [--seeks 60] [--profile unlimited|seek] [--layout all|default]
 (the window is 1920x1080; xvfb-run's default 1280x1024 screen would leave part of it off screen)
 Prints numbers; nothing is asserted (speed is measured here, not in tests).
 """
@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
+from app.visibility import on_screen  # noqa: E402
 from umetrack.crop import CROP_SIZE, crop_points, make_crop_camera  # noqa: E402
 from umetrack.errors import CropError  # noqa: E402
 from umetrack.eval.ground_truth import gt_landmarks  # noqa: E402
@@ -209,6 +210,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=299, help="frames of unlimited playback")
     parser.add_argument("--profile", choices=("unlimited", "seek"), help="print a cProfile of that phase")
     parser.add_argument("--profile-file", help="also save that profile here (for pstats / snakeviz)")
+    parser.add_argument("--layout", choices=("all", "default"), default="all",
+                        help="all: every dock side by side, none tabbed (the issue's 'all panels visible'); "
+                             "default: the window's own layout (tabbed docks hidden, a larger 3D view)")  # fmt: skip
     args = parser.parse_args()
 
     from vispy import app as vispy_app
@@ -232,13 +236,17 @@ def main() -> None:
     else:
         window.session.set_tracking(simulated_tracking(recording))
         source = "no trained weights: GT + 5 mm noise, real crop cameras"
-    panels = show_every_dock(window)
+    if args.layout == "all":
+        panels = show_every_dock(window)
+    else:
+        app.processEvents()
+        panels = [dock.windowTitle() for dock in window.findChildren(QtWidgets.QDockWidget) if on_screen(dock.widget())]
     app.processEvents()
     tracked = int((window.session.tracking.reasons == REASONS.index(Reason.TRACKED)).sum())
     print(f"recording: {recording.name}, {recording.num_frames} frames x {recording.num_views} views of "
           f"{recording.camera_models[0].width}x{recording.camera_models[0].height}; window 1920x1080 (Xvfb)")  # fmt: skip
     print(f"tracking results: {source}; {tracked} tracked hand-frames ({time.perf_counter() - t0:.1f} s to prepare)")
-    print(f"panels on screen: {', '.join(panels)}")
+    print(f"panels on screen ({args.layout} layout): {', '.join(panels)}; 3D view {window.scene3d.display.width()}x{window.scene3d.display.height()}")
     print(f"machine: {os.cpu_count()} CPU cores, load average {' / '.join(f'{v:.2f}' for v in os.getloadavg())} (1/5/15 min)")
 
     counter = DisplayCounter(window)

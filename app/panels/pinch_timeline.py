@@ -23,7 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.overlays import cached_curve
+from app.overlays import cached_curve, show_cached_grid
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.annotation.pinch_files import SUPPORTED_SUFFIXES, read_annotations, recording_fps, write_annotations
@@ -146,7 +146,7 @@ class PinchTimelinePanel(QtWidgets.QWidget):
         for hand in HANDS:
             plot = self.graphics.addPlot(row=hand, col=0, viewBox=LaneViewBox(self, hand))
             plot.setLabel("left", f"{HAND_NAMES[hand]} (mm)")
-            plot.showGrid(x=True, y=False, alpha=0.2)
+            show_cached_grid(plot, y=False)
             plot.setYRange(*Y_RANGE_MM, padding=0)
             ticks = [(value, f"{value:g}") for value in (0, 10, 20, 40, 60)]
             ticks += [((lo + hi) / 2, LANE_LABELS[lane]) for lane, (lo, hi) in LANE_Y_MM.items()]

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from app.overlays import cached_curve
+from app.overlays import cached_curve, show_cached_grid
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.eval.ground_truth import gt_landmarks as recording_gt_landmarks
@@ -39,7 +39,7 @@ class PlotsPanel(QtWidgets.QWidget):
         # Axis labels instead of titles: three plots share a short dock.
         for plot, label in zip(self.plots, ("error (mm)", "jitter (mm/f²)", "thumb-index (mm)")):
             plot.setLabel("left", label)
-            plot.showGrid(x=True, y=True, alpha=0.2)
+            show_cached_grid(plot)
         for plot in self.plots[1:]:
             plot.setXLink(self.error_plot)
         band = pg.LinearRegionItem((PINCH_ENTER_DISTANCE_M * 1000, PINCH_EXIT_DISTANCE_M * 1000), orientation="horizontal", movable=False,
