@@ -1,9 +1,9 @@
 """3D view (vispy): skinned GT and predicted hand meshes, skeletons, headset and crop-camera frusta
 and a floor grid, orbit/pan/zoom.
 
-Everything is drawn by five visuals (``scene3d_visuals``): the GT meshes of both hands, the predicted
-meshes, every skeleton, every frustum and the floor, each one draw call, because under software GL
-each visual drawn costs ~0.3-0.8 ms whatever it shows. Their buffers are rewritten in place: under
+Everything is drawn by three visuals (``scene3d_visuals``): the GT and predicted meshes of both hands,
+every skeleton, and every frustum with the floor grid, each one draw call, because under software GL
+each visual drawn costs ~0.3-1.5 ms (more for a larger view) whatever it shows. Their buffers are rewritten in place: under
 software GL vispy recompiles a visual's shaders whenever its data is set anew.
 
 The scene is rendered into the vispy canvas's framebuffer (a QOpenGLWidget kept out of the window)
@@ -232,22 +232,21 @@ class Scene3DPanel(QtWidgets.QWidget):
         canvas = self.canvas
         self.destroyed.connect(lambda *_: close_canvas(canvas))
 
-        self.floor = PartSegments(parent=self.view.scene)
-        self.floor.set_part("grid", floor_grid_segments(FLOOR_HEIGHT_M), FLOOR_RGBA)
+        self.lines = PartSegments(parent=self.view.scene)
+        """Parts "floor" (the grid), "headset" (the recording's cameras) and "crops" (the crop cameras
+        of the frame)."""
+        self._floor_grid = floor_grid_segments(FLOOR_HEIGHT_M)
         self.faces = {hand: self._faces(hand) for hand in (0, 1)}
         """(F, 3) mesh triangles of each hand (the right hand's are wound the other way)."""
         self._bones = np.asarray(SKELETON_BONES, dtype=np.int64)
-        self.gt_meshes = PartMesh(light_direction=LIGHT_DIRECTION, parent=self.view.scene)
-        """A part per GT hand shown (key: the hand), in the hand's colour."""
-        self.prediction_meshes = PartMesh(light_direction=LIGHT_DIRECTION, parent=self.view.scene)
-        """A part per predicted hand shown, translucent white."""
-        self.prediction_meshes.order = 5  # after the opaque GT meshes, so they show through
+        self.meshes = PartMesh(light_direction=LIGHT_DIRECTION, parent=self.view.scene)
+        """Parts ("gt", hand), in the hand's colour, and ("prediction", hand), translucent white. Parts
+        are drawn in key order, the opaque GT hands first, so the GT shows through the predictions."""
+        self.meshes.order = 5  # after the lines: the translucent predictions blend over everything opaque
         self.skeletons = PartSegments(width=2, parent=self.view.scene)
         """Parts ("gt", hand) and ("prediction", hand): drawn over the meshes."""
         self.skeletons.update_gl_state(depth_test=False)
         self.skeletons.order = 10
-        self.frusta = PartSegments(width=1.5, parent=self.view.scene)
-        """Parts "headset" (the recording's cameras) and "crops" (the crop cameras of the frame)."""
         self.crop_frusta_count = 0
         """Crop cameras drawn for the current frame (one pyramid each, in its hand's colour)."""
 
@@ -344,7 +343,7 @@ class Scene3DPanel(QtWidgets.QWidget):
         geometry = self._posed(hand)
         layers = self.session.visible_layers
         if geometry is None or not layers["mesh"]:
-            self.gt_meshes.remove(hand)
+            self.meshes.remove(("gt", hand))
         if geometry is None or not layers["skeleton"]:
             self.skeletons.remove(("gt", hand))
         if geometry is None:
@@ -353,7 +352,7 @@ class Scene3DPanel(QtWidgets.QWidget):
         if layers["mesh"]:
             if normals is None:
                 normals = unit_normals(vertices[None], self.faces[hand])[0]
-            self.gt_meshes.set_part(hand, vertices, normals, self.faces[hand], hand_rgba(hand))
+            self.meshes.set_part(("gt", hand), vertices, normals, self.faces[hand], hand_rgba(hand))
         if layers["skeleton"]:
             self.skeletons.set_part(("gt", hand), landmarks[self._bones].reshape(-1, 3), SKELETON_RGBA)
 
@@ -391,9 +390,9 @@ class Scene3DPanel(QtWidgets.QWidget):
             geometry = self._predicted(hand) if show else None
             vertices, landmarks, normals = geometry if geometry is not None else (None, None, None)
             if vertices is None:
-                self.prediction_meshes.remove(hand)
+                self.meshes.remove(("prediction", hand))
             else:
-                self.prediction_meshes.set_part(hand, vertices, normals, self.faces[hand], PREDICTION_MESH_RGBA)
+                self.meshes.set_part(("prediction", hand), vertices, normals, self.faces[hand], PREDICTION_MESH_RGBA)
             if landmarks is None:
                 self.skeletons.remove(("prediction", hand))
             else:
@@ -407,7 +406,7 @@ class Scene3DPanel(QtWidgets.QWidget):
             hands, slots = np.nonzero(tracking.views[frame] >= 0)
         self.crop_frusta_count = len(hands)
         if not len(hands):
-            self.frusta.remove("crops")
+            self.lines.remove("crops")
             return
         crops = CropCamera(torch.as_tensor(tracking.T_crop_from_world[frame, hands, slots], dtype=torch.float64),
                            torch.as_tensor(tracking.focal[frame, hands, slots], dtype=torch.float64), CROP_SIZE)  # fmt: skip
@@ -417,7 +416,7 @@ class Scene3DPanel(QtWidgets.QWidget):
         depth = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, DEFAULT_CROP_DEPTH_M))
         segments = crop_frustum_segments(crops, depth)  # (K, 16, 3)
         colours = np.repeat(np.asarray([hand_rgba(int(hand)) for hand in hands], np.float32), segments.shape[1], axis=0)
-        self.frusta.set_part("crops", segments.reshape(-1, 3), colours)
+        self.lines.set_part("crops", segments.reshape(-1, 3), colours)
 
     def _on_layer_toggled(self, name: str, visible: bool) -> None:
         if name in ("mesh", "skeleton"):
@@ -429,14 +428,15 @@ class Scene3DPanel(QtWidgets.QWidget):
             self._update_cameras()
             self._update_prediction()
         elif name == "floor":
-            self.floor.visible = visible
+            self._update_floor()
 
     def _on_recording_changed(self, recording) -> None:
         """Frame the scene around the headset of the first tracked frame, floor 1 m below it."""
         self.reset_view()
         cameras = self._first_tracked_cameras(recording)
         if cameras is None:
-            self.floor.set_part("grid", floor_grid_segments(FLOOR_HEIGHT_M), FLOOR_RGBA)
+            self._floor_grid = floor_grid_segments(FLOOR_HEIGHT_M)
+            self._update_floor()
             self._on_playhead_changed(self.session.playhead)
             return
         head = np.mean([c.T_world_from_camera[:3, 3].numpy() for c in cameras], axis=0)
@@ -448,7 +448,8 @@ class Scene3DPanel(QtWidgets.QWidget):
         self.view.camera.azimuth = float(np.degrees(np.arctan2(forward[0], forward[2]))) - 90.0
         grid = floor_grid_segments(float(head[1]) - 1.0, half_size=1.5)
         grid[:, [0, 2]] += head[[0, 2]].astype(np.float32)
-        self.floor.set_part("grid", grid, FLOOR_RGBA)
+        self._floor_grid = grid
+        self._update_floor()
         self._on_playhead_changed(self.session.playhead)
 
     @staticmethod
@@ -462,6 +463,12 @@ class Scene3DPanel(QtWidgets.QWidget):
         self._update_cameras()
         self._update_prediction()
 
+    def _update_floor(self) -> None:
+        if self.session.visible_layers["floor"]:
+            self.lines.set_part("floor", self._floor_grid, FLOOR_RGBA)
+        else:
+            self.lines.remove("floor")
+
     def _update_cameras(self) -> None:
         """The headset's camera frusta at the playhead."""
         if self._deferred(("cameras",)):
@@ -469,8 +476,8 @@ class Scene3DPanel(QtWidgets.QWidget):
         recording, frame = self.session.recording, self.session.playhead
         tracked = recording is not None and bool(recording.headset_tracked[frame])  # else no camera poses
         if not tracked or not self.session.visible_layers["cameras"]:
-            self.frusta.remove("headset")
+            self.lines.remove("headset")
             return
         poses = np.asarray(recording.T_world_from_camera[frame], np.float64)
         segments = [posed_frustum_segments(model, pose) for model, pose in zip(recording.camera_models, poses)]
-        self.frusta.set_part("headset", np.concatenate(segments), HEADSET_CAMERA_RGBA)
+        self.lines.set_part("headset", np.concatenate(segments), HEADSET_CAMERA_RGBA)

@@ -93,8 +93,8 @@ def test_untracked_frame_hides_overlays_and_absent_hand_hides_mesh(main_window, 
     main_window.session.seek(5)  # headset untracked in this frame
     assert not main_window.views.overlay_pixels
     main_window.session.seek(1)  # right hand absent in frames 0-2
-    assert not main_window.scene3d.gt_meshes.has(1)
-    assert main_window.scene3d.gt_meshes.has(0)
+    assert not main_window.scene3d.meshes.has(("gt", 1))
+    assert main_window.scene3d.meshes.has(("gt", 0))
 
 
 def test_corrupt_recording_warns_and_keeps_the_open_one(main_window, qtbot, raw_recording, tmp_path, monkeypatch):

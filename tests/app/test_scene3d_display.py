@@ -61,7 +61,7 @@ def test_a_hidden_panel_does_no_work_and_catches_up_when_shown(main_window, qtbo
     landmarks = window.session.displayed_landmarks(0)
     np.testing.assert_allclose(panel.skeletons.part(("gt", 0))[0], landmarks[panel._bones].reshape(-1, 3), atol=1e-6)
     cameras = window.session.recording.cameras(150)
-    np.testing.assert_allclose(panel.frusta.part("headset")[0][0], cameras[0].T_world_from_camera[:3, 3].numpy(), atol=1e-6)
+    np.testing.assert_allclose(panel.lines.part("headset")[0][0], cameras[0].T_world_from_camera[:3, 3].numpy(), atol=1e-6)
 
 
 def test_meshes_skinned_by_chunk_match_fk_of_the_frame(main_window):

@@ -52,35 +52,35 @@ def test_predicted_meshes_are_skinned_from_the_predicted_poses(tracked_sample):
         gt_vertices, _ = panel.posed_geometry(hand)
         vertices, landmarks = panel.predicted_geometry(hand)
         np.testing.assert_allclose(vertices, gt_vertices, atol=1e-5)  # float32 poses
-        assert panel.prediction_meshes.has(hand) and panel.gt_meshes.has(hand)
+        assert panel.meshes.has(("prediction", hand)) and panel.meshes.has(("gt", hand))
         assert panel.skeletons.has(("prediction", hand))
-        np.testing.assert_allclose(panel.prediction_meshes.part(hand)[0], vertices, atol=1e-6)  # what is drawn
+        np.testing.assert_allclose(panel.meshes.part(("prediction", hand))[0], vertices, atol=1e-6)  # what is drawn
     # Distinct colours: GT in the hand's colour, prediction translucent white.
-    assert panel.prediction_meshes.rgba(0) == pytest.approx(PREDICTION_MESH_RGBA)
-    assert panel.gt_meshes.rgba(0) != pytest.approx(PREDICTION_MESH_RGBA)
+    assert panel.meshes.rgba(("prediction", 0)) == pytest.approx(PREDICTION_MESH_RGBA)
+    assert panel.meshes.rgba(("gt", 0)) != pytest.approx(PREDICTION_MESH_RGBA)
     # Moving the playhead rewrites the buffers in place (no new buffer, so no shader rebuild).
     panel.canvas.render_image()
-    buffer = panel.prediction_meshes._positions
+    buffer = panel.meshes._positions
     window.session.seek(FRAME + 5)
     panel.canvas.render_image()
-    assert panel.prediction_meshes._positions is buffer
+    assert panel.meshes._positions is buffer
     # The prediction layer toggles the predicted hands only; the mesh layer the GT hands only.
     window.session.set_layer_visible("prediction", False)
-    assert not panel.prediction_meshes.has(0) and not panel.skeletons.has(("prediction", 0))
-    assert panel.gt_meshes.has(0)
+    assert not panel.meshes.has(("prediction", 0)) and not panel.skeletons.has(("prediction", 0))
+    assert panel.meshes.has(("gt", 0))
     window.session.set_layer_visible("prediction", True)
     window.session.set_layer_visible("mesh", False)
-    assert panel.prediction_meshes.has(0) and not panel.gt_meshes.has(0)
+    assert panel.meshes.has(("prediction", 0)) and not panel.meshes.has(("gt", 0))
 
 
 def test_crop_frusta_of_the_current_frame(tracked_sample):
     window = tracked_sample
     panel = window.scene3d
     window.session.seek(FRAME - 1)
-    assert panel.crop_frusta_count == 0 and not panel.frusta.has("crops")
+    assert panel.crop_frusta_count == 0 and not panel.lines.has("crops")
     window.session.seek(FRAME)
-    assert panel.crop_frusta_count == 4 and panel.frusta.has("crops")
-    assert len(panel.frusta.part("crops")[0]) == 4 * 16
+    assert panel.crop_frusta_count == 4 and panel.lines.has("crops")
+    assert len(panel.lines.part("crops")[0]) == 4 * 16
     tracking = window.session.tracking
     camera = window.session.recording.cameras(FRAME)[1]
     crop = CropCamera(torch.as_tensor(tracking.T_crop_from_world[FRAME, 1, 1], dtype=torch.float64),
@@ -91,4 +91,7 @@ def test_crop_frusta_of_the_current_frame(tracked_sample):
     far = torch.as_tensor(segments[[1, 5, 9, 13]], dtype=torch.float64)
     np.testing.assert_allclose(crop.project(far[None])[0].numpy(), [[0, 0], [95, 0], [95, 95], [0, 95]], atol=1e-3)
     window.session.set_layer_visible("cameras", False)
-    assert not panel.frusta.has("crops") and not panel.frusta.has("headset")
+    assert not panel.lines.has("crops") and not panel.lines.has("headset")
+    assert panel.lines.has("floor")  # its own layer
+    window.session.set_layer_visible("floor", False)
+    assert not panel.lines.has("floor")
