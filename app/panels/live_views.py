@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 
 from app.live_session import STAGES, LivePrediction, LiveStats, RateMeter, RollingMean
 from app.overlays import GROUND_TRUTH, PREDICTED, PREDICTION_SKELETON_PEN, SkeletonOverlay, gt_skeleton_pen, pixels_in_view
