@@ -1,0 +1,139 @@
+"""The batched drawing items: the 3D view's part visuals (many parts, one draw call) and the skeleton
+overlay of the 2D views (every skeleton of a view in one graphics item). Checked on what they draw."""
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui
+from vispy import scene
+
+from app.overlays import SkeletonOverlay, skeleton_segments
+from app.panels.scene3d import OffscreenSceneCanvas, close_canvas
+from app.panels.scene3d_visuals import PartMesh, PartSegments
+from umetrack.hand.model import SKELETON_BONES
+
+pytestmark = pytest.mark.gui
+
+BACKGROUND = (0.0, 0.0, 0.0, 1.0)
+# A closed tetrahedron around the origin, faces wound counter-clockwise seen from outside.
+TETRAHEDRON = np.array([[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]], np.float32) * 0.1
+OUTWARD_FACES = np.array([[0, 1, 2], [0, 3, 1], [0, 2, 3], [1, 3, 2]], np.uint32)
+
+
+def outward_normals(vertices: np.ndarray) -> np.ndarray:
+    return vertices / np.linalg.norm(vertices, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def canvas(qtbot):
+    from vispy import app as vispy_app
+
+    vispy_app.use_app("pyside6")
+    canvas = OffscreenSceneCanvas(lambda: None, keys=None, bgcolor=BACKGROUND)
+    canvas.set_size(120, 120)
+    view = canvas.central_widget.add_view()
+    view.camera = scene.cameras.TurntableCamera(fov=40.0, distance=1.0, elevation=20.0, azimuth=30.0, center=(0.0, 0.0, 0.0))
+    yield canvas, view
+    close_canvas(canvas)
+
+
+def rendered(canvas: OffscreenSceneCanvas) -> np.ndarray:
+    """(H, W, 3) int RGB of the canvas's picture."""
+    image = canvas.render_image().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : 3 * image.width()].reshape(image.height(), image.width(), 3).astype(int)
+
+
+def test_mesh_parts_draw_in_their_colours_and_go_when_removed(canvas):
+    canvas, view = canvas
+    meshes = PartMesh(parent=view.scene)
+    left = TETRAHEDRON + np.float32([-0.15, 0.0, 0.0])
+    right = TETRAHEDRON + np.float32([0.15, 0.0, 0.0])
+    meshes.set_part(("gt", 0), left, outward_normals(TETRAHEDRON), OUTWARD_FACES, (0.0, 0.0, 1.0, 1.0))
+    meshes.set_part(("gt", 1), right, outward_normals(TETRAHEDRON), OUTWARD_FACES, (1.0, 0.0, 0.0, 1.0))
+    image = rendered(canvas)
+    blue = (image[..., 2] > 60) & (image[..., 0] < 20)
+    red = (image[..., 0] > 60) & (image[..., 2] < 20)
+    assert blue.sum() > 100 and red.sum() > 100, (blue.sum(), red.sum())
+    # Each part where its vertices are: blue on the left half of the picture, red on the right.
+    assert np.nonzero(blue)[1].mean() < np.nonzero(red)[1].mean()
+    assert meshes.keys() == [("gt", 0), ("gt", 1)] and meshes.rgba(("gt", 1)) == (1.0, 0.0, 0.0, 1.0)
+
+    meshes.remove(("gt", 1))
+    image = rendered(canvas)
+    assert ((image[..., 0] > 60) & (image[..., 2] < 20)).sum() == 0
+    assert ((image[..., 2] > 60) & (image[..., 0] < 20)).sum() > 100
+    meshes.clear()
+    assert rendered(canvas).max() <= 1  # nothing but the background
+
+
+def test_back_faces_are_culled(canvas):
+    """One triangle, wound one way and then the other: exactly one of the two faces the viewer and is
+    drawn (the hand meshes are closed and wound outwards, so only their hidden faces are culled)."""
+    canvas, view = canvas
+    meshes = PartMesh(parent=view.scene)
+    triangle = np.array([[-0.2, -0.2, 0.0], [0.2, -0.2, 0.0], [0.0, 0.2, 0.0]], np.float32)
+    normals = np.tile(np.float32([0.0, 0.0, 1.0]), (3, 1))
+    drawn = []
+    for faces in (np.array([[0, 1, 2]]), np.array([[0, 2, 1]])):
+        meshes.set_part(0, triangle, normals, faces, (1.0, 1.0, 1.0, 1.0))
+        drawn.append(int((rendered(canvas).sum(-1) > 30).sum()))
+    assert min(drawn) == 0 and max(drawn) > 100, drawn
+
+
+def test_mesh_parts_reject_mismatched_arrays(canvas):
+    canvas, view = canvas
+    meshes = PartMesh(parent=view.scene)
+    with pytest.raises(ValueError, match="normals"):
+        meshes.set_part(0, TETRAHEDRON, TETRAHEDRON[:3], OUTWARD_FACES, (1.0, 1.0, 1.0, 1.0))
+
+
+def test_segment_parts_draw_one_colour_each(canvas):
+    canvas, view = canvas
+    lines = PartSegments(width=3, parent=view.scene)
+    lines.set_part("x", np.array([[-0.3, 0.0, 0.0], [0.3, 0.0, 0.0]]), (0.0, 1.0, 0.0, 1.0))
+    lines.set_part("y", np.array([[0.0, -0.3, 0.0], [0.0, 0.3, 0.0]]), (1.0, 0.0, 1.0, 1.0))
+    image = rendered(canvas)
+    green = (image[..., 1] > 150) & (image[..., 0] < 50)
+    magenta = (image[..., 0] > 150) & (image[..., 2] > 150) & (image[..., 1] < 50)
+    assert green.sum() > 20 and magenta.sum() > 20
+    lines.remove("y")
+    image = rendered(canvas)
+    assert ((image[..., 0] > 150) & (image[..., 2] > 150) & (image[..., 1] < 50)).sum() == 0
+    with pytest.raises(ValueError, match="2K, 3"):
+        lines.set_part("odd", np.zeros((3, 3)), (1.0, 1.0, 1.0, 1.0))
+
+
+def test_skeleton_segments_keep_only_bones_with_both_ends_visible():
+    pixels = np.arange(42, dtype=float).reshape(21, 2)
+    assert len(skeleton_segments(pixels)) == 2 * len(SKELETON_BONES)
+    pixels[8] = np.nan  # a fingertip beyond the image
+    segments = skeleton_segments(pixels)
+    bones_at_tip = sum(8 in bone for bone in SKELETON_BONES)
+    assert len(segments) == 2 * (len(SKELETON_BONES) - bones_at_tip)
+    assert np.isfinite(segments).all()
+
+
+def test_skeleton_overlay_paints_its_layers_and_drops_removed_ones(qtbot):
+    overlay = SkeletonOverlay(100, 100)
+    pixels = np.full((21, 2), np.nan)
+    pixels[7], pixels[0] = (10.0, 50.0), (90.0, 50.0)  # one visible bone (thumb distal -> tip), along y = 50
+    red = QtGui.QPen(QtGui.QColor(255, 0, 0), 3)
+    overlay.set_skeleton(("gt", 0), pixels, red, dots=QtGui.QColor(0, 0, 255))
+    np.testing.assert_allclose(overlay.segments(("gt", 0)), [[10.0, 50.0], [90.0, 50.0]])
+
+    def painted() -> QtGui.QImage:
+        image = QtGui.QImage(100, 100, QtGui.QImage.Format.Format_RGB32)
+        image.fill(QtGui.QColor(0, 0, 0))
+        painter = QtGui.QPainter(image)
+        overlay.paint(painter)
+        painter.end()
+        return image
+
+    image = painted()
+    assert QtGui.QColor(image.pixel(50, 50)).red() == 255  # on the bone
+    assert QtGui.QColor(image.pixel(10, 50)).blue() == 255  # a landmark dot over its end
+    assert QtGui.QColor(image.pixel(50, 20)).red() == 0  # off the bone
+    overlay.set_skeleton(("gt", 0), None, red)
+    assert overlay.keys() == [] and len(overlay.segments(("gt", 0))) == 0
+    assert QtGui.QColor(painted().pixel(50, 50)).red() == 0
+    assert overlay.boundingRect().contains(QtCore.QRectF(0, 0, 100, 100))
