@@ -121,11 +121,17 @@ class _PartsVisual(Visual):
 
     def _prepare_draw(self, view):
         if self._dirty:
-            self._upload([self._parts[key] for key in self.keys()])
+            # Every part's first array holds its positions; a part without any draws nothing.
+            parts = [part for part in (self._parts[key] for key in self.keys()) if len(part[0])]
+            positions = _stacked([part[0] for part in parts]) if parts else None
+            if positions is not None:
+                self._upload(positions, parts)
+            self._bounds = None if positions is None else np.stack([np.nanmin(positions, 0), np.nanmax(positions, 0)])
             self._dirty = False
         return self._bounds is not None  # False: nothing to draw, vispy skips the call
 
-    def _upload(self, parts: list[tuple[np.ndarray, ...]]) -> None:
+    def _upload(self, positions: np.ndarray, parts: list[tuple[np.ndarray, ...]]) -> None:
+        """Put the parts' (P, 3) positions, one after the other, and their other arrays into the buffers."""
         raise NotImplementedError
 
     def _compute_bounds(self, axis: int, view):
@@ -168,11 +174,7 @@ class PartMeshVisual(_PartsVisual):
     def rgba(self, key: Hashable) -> tuple[float, ...]:
         return tuple(float(v) for v in self._parts[key][3])
 
-    def _upload(self, parts) -> None:
-        if not parts:
-            self._bounds = None
-            return
-        positions = _stacked([p[0] for p in parts])
+    def _upload(self, positions, parts) -> None:
         self._positions.set_data(positions)
         self._normals.set_data(_stacked([p[1] for p in parts]))
         # Colours and triangles change only with the set of parts (a hand appears, the model changes).
@@ -182,7 +184,6 @@ class PartMeshVisual(_PartsVisual):
             self._colors.set_data(_stacked([np.repeat(p[3][None], len(p[0]), axis=0) for p in parts]))
             offsets = np.cumsum([0] + [len(p[0]) for p in parts[:-1]])
             self._indices.set_data(_stacked([p[2].reshape(-1) + np.uint32(o) for p, o in zip(parts, offsets)]))
-        self._bounds = np.stack([np.nanmin(positions, 0), np.nanmax(positions, 0)])
 
     def _prepare_draw(self, view):
         if not super()._prepare_draw(view):
@@ -215,15 +216,9 @@ class PartSegmentsVisual(_PartsVisual):
         colors = np.broadcast_to(np.asarray(rgba, np.float32), (len(segments), 4))
         self._store(key, (segments.copy(), colors.copy()))
 
-    def _upload(self, parts) -> None:
-        parts = [p for p in parts if len(p[0])]
-        if not parts:
-            self._bounds = None
-            return
-        positions = _stacked([p[0] for p in parts])
+    def _upload(self, positions, parts) -> None:
         self._positions.set_data(positions)
         self._colors.set_data(_stacked([p[1] for p in parts]))
-        self._bounds = np.stack([np.nanmin(positions, 0), np.nanmax(positions, 0)])
 
 
 def _stacked(arrays: list[np.ndarray]) -> np.ndarray:
