@@ -1,7 +1,7 @@
 """3D view (vispy): skinned GT and predicted hand meshes, skeletons, headset and crop-camera frusta
 and a floor grid, orbit/pan/zoom.
 
-Everything is drawn by three visuals (``scene3d_visuals``): the GT and predicted meshes of both hands,
+Everything is drawn by three visuals (``scene_visuals``): the GT and predicted meshes of both hands,
 every skeleton, and every frustum with the floor grid, each one draw call, because under software GL
 each visual drawn costs ~0.3-1.5 ms (more for a larger view) whatever it shows. Their buffers are rewritten in place: under
 software GL vispy recompiles a visual's shaders whenever its data is set anew.
@@ -23,7 +23,7 @@ import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 from vispy import scene
 
-from app.panels.scene3d_visuals import PartMesh, PartSegments
+from app.scene_visuals import PartMesh, PartSegments
 from app.session import FrameChunks, Session
 from app.style import hand_rgba
 from app.visibility import ShownWatcher, on_screen

@@ -8,7 +8,7 @@ from vispy import scene
 
 from app.overlays import SkeletonOverlay, skeleton_segments
 from app.panels.scene3d import OffscreenSceneCanvas, close_canvas
-from app.panels.scene3d_visuals import PartMesh, PartSegments
+from app.scene_visuals import PartMesh, PartSegments
 from umetrack.hand.model import SKELETON_BONES
 
 pytestmark = pytest.mark.gui
