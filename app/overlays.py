@@ -36,10 +36,9 @@ def skeleton_segments(pixels: np.ndarray) -> np.ndarray:
     return segments[keep]
 
 
-def gt_skeleton_pen(hand: int) -> QtGui.QPen:
-    return pg.mkPen(HAND_RGB[hand], width=2)
-
-
+GT_SKELETON_PENS = {hand: pg.mkPen(rgb, width=2) for hand, rgb in HAND_RGB.items()}
+"""Ground-truth skeletons in the hand's colour; their landmark dots take ``GT_LANDMARK_COLOURS``."""
+GT_LANDMARK_COLOURS = {hand: QtGui.QColor(*rgb) for hand, rgb in HAND_RGB.items()}
 PREDICTED, GROUND_TRUTH = 0, 1
 """First entry of a ``SkeletonOverlay`` layer key (kind, hand): predictions are painted first, ground
 truth over them."""

@@ -13,7 +13,7 @@ import torch
 from PySide6 import QtWidgets
 
 from app.live_session import STAGES, LivePrediction, LiveStats, RateMeter, RollingMean
-from app.overlays import GROUND_TRUTH, PREDICTED, PREDICTION_SKELETON_PEN, SkeletonOverlay, gt_skeleton_pen, pixels_in_view
+from app.overlays import GROUND_TRUTH, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, SkeletonOverlay, pixels_in_view
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.hand import fk
@@ -73,7 +73,6 @@ class LiveViewsPanel(QtWidgets.QWidget):
         self.title_items: list[pg.TextItem] = []
         self.overlay_items: list[SkeletonOverlay] = []
         """Per view: GT (coloured) and predicted (white, dashed) skeletons, layers (GROUND_TRUTH or PREDICTED, hand)."""
-        self._gt_pens = {hand: gt_skeleton_pen(hand) for hand in HAND_RGB}
         self.prediction_pixels: dict[tuple[int, int], np.ndarray] = {}
         """(view, hand) -> (21, 2) predicted landmark pixels drawn on the newest frame."""
         self.shown_frame_index: int | None = None
@@ -155,7 +154,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
         for view, overlay in enumerate(self.overlay_items):
             for hand in HAND_RGB:
                 drawn = pixels[view][21 * hands.index(hand) : 21 * (hands.index(hand) + 1)] if pixels is not None and hand in hands else None
-                overlay.set_skeleton((GROUND_TRUTH, hand), drawn, self._gt_pens[hand])
+                overlay.set_skeleton((GROUND_TRUTH, hand), drawn, GT_SKELETON_PENS[hand])
 
     def _draw_predictions(self) -> None:
         """The newest prediction over the newest frame (world points, so a slightly older prediction

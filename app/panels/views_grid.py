@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
-from app.overlays import GROUND_TRUTH, PREDICTED, PREDICTION_SKELETON_PEN, SkeletonOverlay, gt_skeleton_pen, pixels_in_view
+from app.overlays import GROUND_TRUTH, GT_LANDMARK_COLOURS, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, SkeletonOverlay, pixels_in_view
 from app.session import FrameChunks, Session
-from app.style import HAND_RGB
 from app.workers import FrameLoader
 from umetrack.camera import Camera
 
@@ -52,8 +51,6 @@ class ViewsGridPanel(QtWidgets.QWidget):
         self.prediction_pixels: dict[tuple[int, int], np.ndarray] = {}
         """(view, hand) -> (21, 2) predicted landmark pixels drawn at the playhead."""
 
-        self._gt_pens = {hand: gt_skeleton_pen(hand) for hand in HAND_RGB}
-        self._gt_colours = {hand: QtGui.QColor(*rgb) for hand, rgb in HAND_RGB.items()}
         self._pixels = FrameChunks(self._chunk_pixels)
         self.loader = FrameLoader(self)
         self.loader.loaded.connect(self._on_loaded)
@@ -200,5 +197,5 @@ class ViewsGridPanel(QtWidgets.QWidget):
         """Put ``overlay_pixels`` and ``prediction_pixels`` on the view boxes' items."""
         for view, overlay in enumerate(self.overlay_items):
             for hand in (0, 1):
-                overlay.set_skeleton((GROUND_TRUTH, hand), self.overlay_pixels.get((view, hand)), self._gt_pens[hand], self._gt_colours[hand])
+                overlay.set_skeleton((GROUND_TRUTH, hand), self.overlay_pixels.get((view, hand)), GT_SKELETON_PENS[hand], GT_LANDMARK_COLOURS[hand])
                 overlay.set_skeleton((PREDICTED, hand), self.prediction_pixels.get((view, hand)), PREDICTION_SKELETON_PEN)
