@@ -75,3 +75,43 @@ def test_a_low_confidence_prediction_is_checked_on_the_next_frame(sample, steady
     assert tracker.redetections >= 1 and soon < 20.0
     late, patient = _drifted_crop_error_px(sample, steady_light_network, model, frame, TrackerOptions(redetect_every=50, redetect_below_confidence=0.0))
     assert patient.redetections == 0 and late > 20.0
+
+
+class _BlindChecker:
+    """Starts hands like the real detector, but its check finds nothing (a hand gone from the views)."""
+
+    def __init__(self, detector: HandDetector, finds_hands: bool):
+        self.detector, self.finds_hands = detector, finds_hands
+
+    def __call__(self, images, cameras):
+        return self.detector(images, cameras)
+
+    def detect_hands(self, images, cameras):
+        return self.detector.detect_hands(images, cameras) if self.finds_hands else {}
+
+
+def test_an_unsure_track_the_check_cannot_place_is_dropped(sample, steady_light_network, two_view_hand_frames):
+    """The steady test network is never confident: every track is unsure. One the check's detector
+    does not find is ended and started again from the detector; one it finds is kept."""
+    model = sample.hand_model
+    frames = sorted({f for h, f in two_view_hand_frames(sample, model, range(40, 120), hands=(0,))})
+    frame = next(f for f in frames if f + 1 in frames)
+
+    def run(finds_hands: bool, options: TrackerOptions) -> tuple[Tracker, list[int]]:
+        """Track ``frame`` and the next; the hands whose track ended during the second step."""
+        tracker = Tracker(steady_light_network, model, options, detector=_BlindChecker(HandDetector(hand_model=model), finds_hands),
+                          camera_angles_deg=sample.camera_angles_deg)  # fmt: skip
+        assert tracker.step(sample.images(frame), sample.cameras(frame)).hands[0].reason is Reason.TRACKED
+        assert tracker._previous[0].confidence < 0.2
+        ended, forget = [], tracker._forget
+        tracker._forget = lambda hand: (ended.append(hand), forget(hand))
+        assert tracker.step(sample.images(frame + 1), sample.cameras(frame + 1)).hands[0].reason is Reason.TRACKED
+        return tracker, ended
+
+    assert isinstance(_BlindChecker(None, False), LocatingDetector)
+    blind, ended = run(False, TrackerOptions(redetect_every=1))
+    assert 0 in ended and blind.dropped_tracks >= 1 and blind.redetections == 0
+    seeing, ended = run(True, TrackerOptions(redetect_every=1, redetect_distance_m=10.0))  # placed where it is tracked
+    assert 0 not in ended and seeing.redetections == 0
+    patient, ended = run(False, TrackerOptions(redetect_every=1, redetect_below_confidence=0.0))
+    assert 0 not in ended and patient.dropped_tracks == 0

@@ -133,7 +133,11 @@ class TrackerOptions:
     """A tracked hand predicted with less confidence than this is checked on the next frame instead
     of waiting for ``redetect_every``: a crop that has slid off the hand shows in the predicted
     uncertainty (on the bundled sample 95 % of well-tracked hands score >= 0.25). The prediction is
-    still reported; only where the next crop comes from can change."""
+    still reported; only where the next crop comes from can change. If the check's detector does
+    not find that hand in >= 2 views, the track is dropped and the hand starts again from the
+    detector: a track that has left its hand otherwise goes on predicting on the background
+    (heldout_100004: 450 mm off at confidence 0.12 for 60 frames; tracked MPJPE there 78.4 -> 58.0 mm,
+    the validation recordings unchanged at 15.5 mm)."""
 
 
 Detector = Callable[[list[np.ndarray | None], list[Camera | None]], dict[int, HandPose]]
@@ -246,6 +250,8 @@ class Tracker:
         self._frames_since_check = 0
         self.redetections = 0
         """Tracks restarted by the drift check since the last reset."""
+        self.dropped_tracks = 0
+        """Unsure tracks the drift check ended since the last reset (the detector did not find the hand)."""
 
     def step(
         self,
@@ -301,9 +307,7 @@ class Tracker:
                 if result.confidence < self.options.redetect_below_confidence:
                     self._frames_since_check = max(self._frames_since_check, self.options.redetect_every - 1)
             else:
-                self._previous.pop(hand, None)
-                self._previous_centre.pop(hand, None)
-                self._states.pop(hand, None)
+                self._forget(hand)
         timings["total_ms"] = 1e3 * (time.perf_counter() - started)
         return FrameResult(results, timings)
 
@@ -374,17 +378,28 @@ class Tracker:
             poses.update({h: p for h, p in found.items() if h in missing})
         return poses
 
+    def _forget(self, hand: int) -> None:
+        """End the hand's track: the next frame starts it again from the detector, with an empty memory."""
+        self._previous.pop(hand, None)
+        self._previous_centre.pop(hand, None)
+        self._states.pop(hand, None)
+
     def _drift_check_due(self) -> bool:
         every = self.options.redetect_every
         return bool(every > 0 and self._previous and self._frames_since_check >= every and isinstance(self.detector, LocatingDetector))
 
     def _restart_drifted_tracks(self, images, cameras) -> None:
         """Restart every tracked hand the detector places, from >= 2 views, farther than
-        ``redetect_distance_m`` from its track (see ``TrackerOptions.redetect_every``)."""
+        ``redetect_distance_m`` from its track (see ``TrackerOptions.redetect_every``); drop an unsure
+        track (below ``redetect_below_confidence``) that the detector does not place."""
         try:
             found = self.detector.detect_hands(images, cameras)
         except UmeTrackError:
             return
+        placed = {hand for hand, (_pose, location) in found.items() if len(location.views) >= 2}
+        for hand in [h for h in self._previous if h not in placed and self._previous[h].confidence < self.options.redetect_below_confidence]:
+            self._forget(hand)
+            self.dropped_tracks += 1
         for hand, (pose, location) in found.items():
             if hand not in self._previous or len(location.views) < 2:
                 continue
