@@ -136,8 +136,8 @@ class TrackerOptions:
     still reported; only where the next crop comes from can change. If the check's detector does
     not find that hand in >= 2 views, the track is dropped and the hand starts again from the
     detector: a track that has left its hand otherwise goes on predicting on the background
-    (heldout_100004: 450 mm off at confidence 0.12 for 60 frames; tracked MPJPE there 78.4 -> 58.0 mm,
-    the validation recordings unchanged at 15.5 mm)."""
+    (heldout_100004: 450 mm off at confidence 0.12 for 60 frames). Tracked held-out MPJPE 37.5 -> 28.8 mm
+    (heldout_100004 78.1 -> 57.4), the validation recordings unchanged at 15.5 mm."""
 
 
 Detector = Callable[[list[np.ndarray | None], list[Camera | None]], dict[int, HandPose]]
