@@ -1,7 +1,7 @@
 """The 3D view's own vispy visuals: many parts of one kind drawn in one call.
 
-Under software GL (llvmpipe) every visual drawn costs ~0.3-0.8 ms whatever its size (vispy's Python
-draw path plus a draw call), and vispy's ``Mesh`` draws triangles unindexed through a shading filter
+Under software GL (llvmpipe) every visual drawn has a fixed cost of ~0.3-0.8 ms (vispy's Python draw
+path plus a draw call; measured in a 480x104 view), and vispy's ``Mesh`` draws triangles unindexed through a shading filter
 whose vertex shader walks the transform chain five times per vertex: one hand mesh (2,416 vertices,
 ~14,500 unindexed) took ~2.7 ms to draw in a 480x104 view. Here
 

@@ -1,10 +1,11 @@
 """3D view (vispy): skinned GT and predicted hand meshes, skeletons, headset and crop-camera frusta
 and a floor grid, orbit/pan/zoom.
 
-Everything is drawn by three visuals (``scene_visuals``): the GT and predicted meshes of both hands,
-every skeleton, and every frustum with the floor grid, each one draw call, because under software GL
-each visual drawn costs ~0.3-1.5 ms (more for a larger view) whatever it shows. Their buffers are rewritten in place: under
-software GL vispy recompiles a visual's shaders whenever its data is set anew.
+Everything is drawn by three visuals (``scene_visuals``), each one draw call: the GT and predicted
+meshes of both hands, every skeleton, and every frustum with the floor grid. Under software GL each
+visual drawn has a fixed cost of ~0.3-0.8 ms (vispy's Python draw path and a draw call); in a large
+view, filling pixels dominates instead. Their buffers are rewritten in place: under software GL vispy
+recompiles a visual's shaders whenever its data is set anew.
 
 The scene is rendered into the vispy canvas's framebuffer (a QOpenGLWidget kept out of the window)
 and the picture is painted by a plain widget (``SceneImage``), at the panel's full size, once per
