@@ -187,7 +187,7 @@ def _eval(args: argparse.Namespace) -> int:
     results = [result for _index, result in sorted(mine, key=lambda item: item[0])]
     for result in results:
         scale = f"  scale error {100 * result.scale_error:.1f}%" if result.scale_error is not None else ""
-        restarts = f"  restarts {result.track_restarts}" if args.crops == "tracked" else ""
+        restarts = f"  restarts {result.track_restarts}  ended {result.ended_tracks}" if args.crops == "tracked" else ""
         print(f"{result.name:24s} MPJPE {result.mpjpe_mm:7.2f} mm  AUC {result.pck_auc:5.1f}  MPJPA {result.mpjpa:6.2f} "
               f"(GT {result.gt_mpjpa:5.2f})  tracked {result.tracked_slots}/{result.valid_slots}  losses {result.track_losses}"
               f"{restarts}{scale}")  # fmt: skip

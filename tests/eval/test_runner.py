@@ -81,3 +81,5 @@ def test_tracked_eval_counts_drift_check_restarts_and_records_its_settings(stead
                                  frames=range(60, 72))  # fmt: skip
     assert checked.track_restarts > 0 and unchecked.track_restarts == 0 and lenient.track_restarts == 0
     assert overall([checked, checked])["track_restarts"] == 2 * checked.track_restarts
+    assert unchecked.ended_tracks == 0  # never checked, so never ended
+    assert overall([checked, checked])["ended_tracks"] == 2 * checked.ended_tracks

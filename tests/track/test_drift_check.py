@@ -110,8 +110,8 @@ def test_an_unsure_track_the_check_cannot_place_is_dropped(sample, steady_light_
 
     assert isinstance(_BlindChecker(None, False), LocatingDetector)
     blind, ended = run(False, TrackerOptions(redetect_every=1))
-    assert 0 in ended and blind.dropped_tracks >= 1 and blind.redetections == 0
+    assert 0 in ended and blind.ended_tracks >= 1 and blind.redetections == 0
     seeing, ended = run(True, TrackerOptions(redetect_every=1, redetect_distance_m=10.0))  # placed where it is tracked
     assert 0 not in ended and seeing.redetections == 0
     patient, ended = run(False, TrackerOptions(redetect_every=1, redetect_below_confidence=0.0))
-    assert 0 not in ended and patient.dropped_tracks == 0
+    assert 0 not in ended and patient.ended_tracks == 0

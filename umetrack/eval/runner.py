@@ -60,6 +60,8 @@ class RecordingEvaluation:
     pinch_false_negatives: int
     track_restarts: int = 0
     """Tracks the drift check restarted from the detector (tracked crops)."""
+    ended_tracks: int = 0
+    """Unsure tracks the drift check ended because the detector did not find their hand (tracked crops)."""
     scale_error: float | None = None
     calibrated_scale: float | None = None
     true_scale: float | None = None
@@ -116,7 +118,7 @@ def track_keypoints(
     invalid). ``progress(done, total)`` follows each frame; ``should_stop()`` True raises ``Cancelled``.
     Tracked crops start hands with ``bootstrap`` (``recording_bootstrap``: "auto", "detector", "gt");
     ``drift_check`` = (``redetect_every``, ``redetect_below_confidence``, ``redetect_distance_m``)
-    overrides the tracker's defaults (``TrackerOptions``). ``stats``, when given, receives "restarts" (tracks the drift check restarted).
+    overrides the tracker's defaults (``TrackerOptions``). ``stats``, when given, receives "restarts" (tracks the drift check restarted) and "ended" (unsure tracks it ended).
 
     Returns:
         predicted (2, N, 21, 3), truth (2, N, 21, 3) world metres (NaN where absent), valid (2, N)
@@ -160,6 +162,7 @@ def track_keypoints(
             progress(done + 1, len(frames))
     if stats is not None:
         stats["restarts"] = tracker.redetections
+        stats["ended"] = tracker.ended_tracks
     return predicted, truth, valid, tracked
 
 
@@ -217,6 +220,7 @@ def evaluate_recording(
         tracked_slots=int(scored.sum()),
         track_losses=int((valid & ~tracked).sum()),
         track_restarts=int(stats.get("restarts", 0)),
+        ended_tracks=int(stats.get("ended", 0)),
         mpjpe_mm=_mpjpe(truth, predicted, scored),
         per_joint_mm=per_joint,
         pck_auc=auc(thresholds, pck),
@@ -270,6 +274,7 @@ def overall(evaluations: list[RecordingEvaluation]) -> dict:
         "tracked_slots": slots,
         "track_losses": sum(e.track_losses for e in evaluations),
         "track_restarts": sum(e.track_restarts for e in evaluations),
+        "ended_tracks": sum(e.ended_tracks for e in evaluations),
         "mpjpe_mm": weighted("mpjpe_mm"),
         "pck_auc": weighted("pck_auc"),
         "mpjpa": weighted("mpjpa"),

@@ -250,7 +250,7 @@ class Tracker:
         self._frames_since_check = 0
         self.redetections = 0
         """Tracks restarted by the drift check since the last reset."""
-        self.dropped_tracks = 0
+        self.ended_tracks = 0
         """Unsure tracks the drift check ended since the last reset (the detector did not find the hand)."""
 
     def step(
@@ -399,7 +399,7 @@ class Tracker:
         placed = {hand for hand, (_pose, location) in found.items() if len(location.views) >= 2}
         for hand in [h for h in self._previous if h not in placed and self._previous[h].confidence < self.options.redetect_below_confidence]:
             self._forget(hand)
-            self.dropped_tracks += 1
+            self.ended_tracks += 1
         for hand, (pose, location) in found.items():
             if hand not in self._previous or len(location.views) < 2:
                 continue
