@@ -92,7 +92,8 @@ class _PartsVisual(Visual):
         return key in self._parts
 
     def part(self, key: Hashable) -> tuple[np.ndarray, ...]:
-        """The arrays a part was set with (float32 copies)."""
+        """The arrays a part is stored as: float32 copies of its positions (and normals or colours),
+        then what else its kind keeps (a mesh: its faces and colour)."""
         return self._parts[key]
 
     def keys(self) -> list[Hashable]:

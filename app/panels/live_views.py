@@ -44,6 +44,15 @@ def hud_text(stats: LiveStats, model_status: str, prediction: LivePrediction | N
     return "\n".join(lines)
 
 
+def _hand_pixels(pixels: list[np.ndarray] | None, hands: list[int], view: int, hand: int) -> np.ndarray | None:
+    """(21, 2) pixels of ``hand`` in ``view`` from per-view projections of the ``hands``' landmarks
+    stacked in that order; None where the hand was not projected."""
+    if pixels is None or hand not in hands:
+        return None
+    row = 21 * hands.index(hand)
+    return pixels[view][row : row + 21]
+
+
 class LiveViewsPanel(QtWidgets.QWidget):
     """Observes ``session.live``; only ever touched on the GUI thread."""
 
@@ -153,7 +162,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
             pixels = self._project(frame, np.concatenate(points))
         for view, overlay in enumerate(self.overlay_items):
             for hand in HAND_RGB:
-                drawn = pixels[view][21 * hands.index(hand) : 21 * (hands.index(hand) + 1)] if pixels is not None and hand in hands else None
+                drawn = _hand_pixels(pixels, hands, view, hand)
                 overlay.set_skeleton((GROUND_TRUTH, hand), drawn, GT_SKELETON_PENS[hand])
 
     def _draw_predictions(self) -> None:
@@ -165,7 +174,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
         pixels = self._project(frame, np.concatenate([prediction.landmarks[h] for h in hands])) if hands else None
         for view, overlay in enumerate(self.overlay_items):
             for hand in HAND_RGB:
-                drawn = pixels[view][21 * hands.index(hand) : 21 * (hands.index(hand) + 1)] if pixels is not None and hand in hands else None
+                drawn = _hand_pixels(pixels, hands, view, hand)
                 if drawn is not None and np.isfinite(drawn).any():
                     self.prediction_pixels[(view, hand)] = drawn
                 overlay.set_skeleton((PREDICTED, hand), drawn, PREDICTION_SKELETON_PEN)
