@@ -8,6 +8,7 @@ hand their results back through Qt signals before anything here is touched).
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,18 +43,25 @@ this many frames at once: one batched torch call costs about what one frame's ca
 
 
 class FrameChunks:
-    """Values of a recording's frames (an array whose first axis is the frame, from ``compute(start,
-    stop)``), computed ``size`` frames ahead in the direction of travel while frames are asked for in
-    sequence (playback, stepping), one frame at a time otherwise (a seek pays for its frame only);
-    the last few chunks are kept. Everything is forgotten when ``key`` (a tuple of the inputs,
-    compared by identity) changes."""
+    """Values of a recording's frames (an array whose first axis is the frame, from ``compute(key,
+    start, stop)``), computed ``size`` frames ahead in the direction of travel while frames are asked
+    for in sequence (playback, stepping), one frame at a time otherwise (a seek pays for its frame
+    only); the last few chunks are kept. Everything is forgotten when ``key`` (a tuple of the inputs,
+    compared by identity) changes.
 
-    def __init__(self, compute, keep: int = 4, size: int = FRAME_CHUNK):
+    With ``prefetch``, sequential travel also starts the chunk after the current one in a background
+    thread, so playback finds it ready instead of computing it on the GUI thread. ``compute`` must then
+    read its inputs from ``key`` alone (the session may move on while it runs) and touch no Qt object.
+    """
+
+    def __init__(self, compute, keep: int = 4, size: int = FRAME_CHUNK, prefetch: bool = False):
         self.compute = compute
         self.keep = keep
         self.size = size
+        self.prefetch = prefetch
         self._key: tuple = ()
         self._chunks: dict[tuple[int, int], np.ndarray] = {}  # (start, stop) -> values, most recent last
+        self._pending: dict[tuple[int, int], Future] = {}  # (start, stop) -> its background computation
         self._last_frame: int | None = None
 
     def get(self, key: tuple, frame: int, num_frames: int) -> np.ndarray:
@@ -68,24 +76,54 @@ class FrameChunks:
     def chunk(self, key: tuple, frame: int, num_frames: int) -> tuple[np.ndarray, int]:
         """The values of a chunk that holds ``frame``, and the chunk's first frame."""
         if not _same_source(key, self._key):
-            self._key, self._chunks, self._last_frame = key, {}, None
+            # A computation still running for the old key finishes unseen.
+            self._key, self._chunks, self._pending, self._last_frame = key, {}, {}, None
         last, self._last_frame = self._last_frame, frame
+        step = 0 if last is None else frame - last
+        found = self._find(frame)
+        if found is None:
+            if 0 < step <= 2:
+                start, stop = frame, min(frame + self.size, num_frames)
+            elif 0 < -step <= 2:
+                start, stop = max(0, frame + 1 - self.size), frame + 1
+            else:
+                start, stop = frame, frame + 1
+            found = self._store((start, stop), self.compute(key, start, stop)), start
+        if self.prefetch and 0 < abs(step) <= 2:
+            start, stop = found[1], found[1] + len(found[0])
+            ahead = (stop, min(stop + self.size, num_frames)) if step > 0 else (max(0, start - self.size), start)
+            if ahead[0] < ahead[1] and ahead not in self._chunks and ahead not in self._pending:
+                self._pending[ahead] = _background().submit(self.compute, key, *ahead)
+        return found
+
+    def _find(self, frame: int) -> tuple[np.ndarray, int] | None:
         for (start, stop), chunk in self._chunks.items():
             if start <= frame < stop:
-                self._chunks[(start, stop)] = self._chunks.pop((start, stop))
+                self._chunks[(start, stop)] = self._chunks.pop((start, stop))  # most recent last
                 return chunk, start
-        if last is not None and 0 < frame - last <= 2:
-            start, stop = frame, min(frame + self.size, num_frames)
-        elif last is not None and 0 < last - frame <= 2:
-            start, stop = max(0, frame + 1 - self.size), frame + 1
-        else:
-            start, stop = frame, frame + 1
-        chunk = self.compute(start, stop)
+        for span, future in self._pending.items():
+            if span[0] <= frame < span[1]:
+                del self._pending[span]
+                return self._store(span, future.result()), span[0]  # waits if still running; raises its error
+        return None
+
+    def _store(self, span: tuple[int, int], chunk: np.ndarray) -> np.ndarray:
         chunk.flags.writeable = False  # rows are handed out to several panels
-        self._chunks[(start, stop)] = chunk
+        self._chunks[span] = chunk
         while len(self._chunks) > self.keep:
             del self._chunks[next(iter(self._chunks))]
-        return chunk, start
+        return chunk
+
+
+_BACKGROUND: list[ThreadPoolExecutor] = []
+
+
+def _background() -> ThreadPoolExecutor:
+    """The one thread that computes chunks ahead (one is enough: a chunk takes a few milliseconds, and
+    the GUI thread needs the other core)."""
+    if not _BACKGROUND:
+        _BACKGROUND.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-chunks"))
+    return _BACKGROUND[0]
 
 
 def gt_landmarks_chunk(recording: Recording, model_f64: HandModel, start: int, stop: int) -> np.ndarray:
@@ -177,7 +215,8 @@ class Session:
         self._landmarks_cache: dict[int, tuple] = {}
         """hand -> (hand model, pose source, landmarks): see ``displayed_landmarks``."""
         self._model_f64: tuple[HandModel | None, HandModel | None] = (None, None)
-        self._gt_landmarks = FrameChunks(lambda start, stop: gt_landmarks_chunk(self.recording, self._model_f64[1], start, stop))
+        self._gt_landmarks = FrameChunks(lambda key, start, stop: gt_landmarks_chunk(*key, start, stop))
+        """Keyed (recording, float64 hand model)."""
 
     # -- recording and playhead ------------------------------------------------------------------
 

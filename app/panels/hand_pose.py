@@ -53,6 +53,8 @@ class HandPosePanel(QtWidgets.QWidget):
         layout.addLayout(form)
         layout.addStretch(1)
 
+        self._ranges_of = None
+        """The hand model the sliders' ranges were set for."""
         self.stale = False
         self.shown_watcher = ShownWatcher(self, lambda: self._sync_from_session() if self.stale else None)
         session.pose_changed.connect(self._on_pose_changed)
@@ -70,19 +72,23 @@ class HandPosePanel(QtWidgets.QWidget):
         self.stale = not on_screen(self)
         if self.stale:
             return
-        limits = self.session.hand_model.joint_limits
+        model = self.session.hand_model
+        if self._ranges_of is not model:  # slider ranges change with the model only
+            self._ranges_of = model
+            for slider, (lo, hi) in zip(self.sliders, model.joint_limits[:NUM_FINGER_JOINTS].tolist()):
+                with QtCore.QSignalBlocker(slider):
+                    slider.setRange(math.floor(math.degrees(lo) * SLIDER_STEPS_PER_DEGREE), math.ceil(math.degrees(hi) * SLIDER_STEPS_PER_DEGREE))
         pose = self.session.displayed_pose(self.hand)
         editable = not self.session.follows_recording
         self.reset_button.setEnabled(editable)
+        # Plain floats: reading 20 tensor elements one by one cost more than the widgets' updates.
+        degrees = [math.degrees(a) for a in pose.joint_angles[:NUM_FINGER_JOINTS].tolist()] if pose is not None else None
         for joint, slider in enumerate(self.sliders):
-            lo, hi = (math.degrees(float(v)) * SLIDER_STEPS_PER_DEGREE for v in limits[joint])
             slider.setEnabled(editable and pose is not None)
-            with QtCore.QSignalBlocker(slider):
-                slider.setRange(math.floor(lo), math.ceil(hi))
-                if pose is not None:
-                    slider.setValue(round(math.degrees(float(pose.joint_angles[joint])) * SLIDER_STEPS_PER_DEGREE))
-            text = f"{math.degrees(float(pose.joint_angles[joint])):6.1f}°" if pose is not None else "—"
-            self.value_labels[joint].setText(text)
+            if degrees is not None:
+                with QtCore.QSignalBlocker(slider):
+                    slider.setValue(round(degrees[joint] * SLIDER_STEPS_PER_DEGREE))
+            self.value_labels[joint].setText(f"{degrees[joint]:6.1f}°" if degrees is not None else "—")
 
     def _on_pose_changed(self, hand: int) -> None:
         if hand == self.hand:

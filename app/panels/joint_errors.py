@@ -8,6 +8,8 @@ The error series of the whole recording is computed once per recording/tracking 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
@@ -34,10 +36,10 @@ symbol per brush and pen object, so fresh ones every frame made it render all 42
 LEVEL_BRUSHES = tuple(pg.mkBrush(ERROR_COLOURS.map(level / (ERROR_LEVELS - 1), mode="qcolor")) for level in range(ERROR_LEVELS))
 
 
-def error_brush(error_mm: float):
-    if np.isnan(error_mm):
-        return NO_VALUE_BRUSH
-    return LEVEL_BRUSHES[round(min(error_mm / PCK_MAX_ERROR_MM, 1.0) * (ERROR_LEVELS - 1))]
+def error_brushes(errors_mm: np.ndarray) -> list:
+    """The brush of each error (mm): its step of the colour scale, ``NO_VALUE_BRUSH`` for NaN."""
+    levels = np.rint(np.minimum(np.nan_to_num(errors_mm, nan=0.0) / PCK_MAX_ERROR_MM, 1.0) * (ERROR_LEVELS - 1)).astype(int)
+    return [NO_VALUE_BRUSH if missing else LEVEL_BRUSHES[level] for level, missing in zip(levels.tolist(), np.isnan(errors_mm).tolist())]
 
 
 def joint_error_series(recording: Recording, tracking: TrackedRecording) -> np.ndarray | None:
@@ -74,6 +76,8 @@ class JointErrorsPanel(QtWidgets.QWidget):
         """(2, 21) mm at the playhead, as the diagram and the table show them."""
         self.frame_stale = False
         self.shown_watcher = ShownWatcher(self, lambda: self._refresh_frame() if self.frame_stale else None)
+        self._table_texts: dict[int, list[str]] = {hand: [""] * len(LANDMARK_NAMES) for hand in (0, 1)}
+        """hand -> the table's texts in its column (kept here: reading them back from Qt costs more)."""
         self._styles: dict[int, tuple[list, list]] = {}
         """hand -> (brushes, pens) last given to its dots (shared brush and pen objects)."""
         self.computation = BackgroundComputation(self)
@@ -87,10 +91,14 @@ class JointErrorsPanel(QtWidgets.QWidget):
         self.diagrams: dict[int, pg.ViewBox] = {}
         self.bones: dict[int, pg.PlotCurveItem] = {}
         self.dots: dict[int, pg.ScatterPlotItem] = {}
-        self.titles: dict[int, pg.LabelItem] = {}
+        self.titles: dict[int, pg.TextItem] = {}
+        """Per hand: its name and mean error, or the tracker's reason, centred above the diagram. A
+        text item in the diagram's box: a layout label re-laid the whole panel out on every new text
+        (~0.5 ms a frame each)."""
         for hand in (0, 1):
-            self.titles[hand] = self.graphics.addLabel(HAND_NAMES[hand], row=0, col=hand, color=HAND_RGB[hand])
-            box = self.graphics.addViewBox(row=1, col=hand, lockAspect=True, enableMouse=False, enableMenu=False)
+            box = self.graphics.addViewBox(row=0, col=hand, lockAspect=True, enableMouse=False, enableMenu=False)
+            self.titles[hand] = pg.TextItem(HAND_NAMES[hand], color=HAND_RGB[hand], anchor=(0.5, 1.0))
+            box.addItem(self.titles[hand], ignoreBounds=True)
             self.bones[hand] = pg.PlotCurveItem(pen=pg.mkPen((150, 150, 155), width=2), connect="pairs")
             self.dots[hand] = pg.ScatterPlotItem(size=13, pen=DOT_PEN, hoverable=True,
                                                  tip=lambda x, y, data, h=hand: self._tip(h, int(data)))  # fmt: skip
@@ -100,7 +108,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
             self.diagrams[hand] = box
         self.colour_bar = pg.ColorBarItem(values=(0.0, PCK_MAX_ERROR_MM), colorMap=ERROR_COLOURS, interactive=False,
                                           label="error (mm)", width=12, colorMapMenu=False)  # fmt: skip
-        self.graphics.addItem(self.colour_bar, row=1, col=2)
+        self.graphics.addItem(self.colour_bar, row=0, col=2)
 
         self.table = QtWidgets.QTableWidget(len(LANDMARK_NAMES), 2)
         self.table.setHorizontalHeaderLabels(list(HAND_NAMES))  # mm, like the colour bar (narrow columns)
@@ -183,7 +191,10 @@ class JointErrorsPanel(QtWidgets.QWidget):
             self.bones[hand].setData(segments[:, 0], segments[:, 1])
             self.dots[hand].setData(pos=points, data=np.arange(len(LANDMARK_NAMES)))
             self._styles.pop(hand, None)  # new spots: style them again
-            self.diagrams[hand].autoRange(padding=0.08)
+            (left, bottom), (right, top) = points.min(axis=0), points.max(axis=0)
+            self.titles[hand].setPos((left + right) / 2, top + 0.12 * (top - bottom))
+            # Headroom above the fingertips for the title.
+            self.diagrams[hand].setRange(xRange=(left, right), yRange=(bottom, top + 0.25 * (top - bottom)), padding=0.08)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -204,24 +215,29 @@ class JointErrorsPanel(QtWidgets.QWidget):
         tracking = self.session.tracking
         for hand in (0, 1):
             values = self.shown_errors[hand]
-            brushes = [error_brush(v) for v in values]
+            brushes = error_brushes(values)
             selected = hand == self.session.selected_hand and self.session.selected_joint is not None
             pens = [SELECTED_PEN if selected and j == self.session.selected_joint else DOT_PEN for j in range(len(values))]
-            # Each set re-renders the dots' symbols: only when a colour step or the selection changed.
-            if self._styles.get(hand) != (brushes, pens):
+            # Each set re-renders the dots' symbols: only what changed (a colour step, the selection),
+            # and the symbols once.
+            last_brushes, last_pens = self._styles.get(hand, (None, None))
+            if pens != last_pens:
+                self.dots[hand].setPen(pens, update=brushes == last_brushes)
+            if brushes != last_brushes:
                 self.dots[hand].setBrush(brushes)
-                self.dots[hand].setPen(pens)
-                self._styles[hand] = (brushes, pens)
+            self._styles[hand] = (brushes, pens)
             status = ""
             if tracking is not None and frame < tracking.num_frames and np.isnan(values).all():
                 status = f": {tracking.reason(frame, hand).value}" if self.errors is not None else ""
             elif not np.isnan(values).all():
                 status = f": {np.nanmean(values):.1f} mm mean"
-            self.titles[hand].setText(HAND_NAMES[hand] + status, color=HAND_RGB[hand])
-            for row, value in enumerate(values):
-                item, text = self.table.item(row, hand), "—" if np.isnan(value) else f"{value:.1f}"
-                if item.text() != text:  # each setText repaints the table
-                    item.setText(text)
+            if self.titles[hand].toPlainText() != HAND_NAMES[hand] + status:
+                self.titles[hand].setText(HAND_NAMES[hand] + status)
+            texts = ["—" if math.isnan(value) else f"{value:.1f}" for value in values.tolist()]
+            for row, (text, shown) in enumerate(zip(texts, self._table_texts[hand])):
+                if text != shown:  # each setText repaints the table
+                    self.table.item(row, hand).setText(text)
+            self._table_texts[hand] = texts
         self.cursor.setValue(frame)
 
     def _update_joint_plot(self) -> None:

@@ -13,7 +13,7 @@ import torch
 from PySide6 import QtWidgets
 
 from app.live_session import STAGES, LivePrediction, LiveStats, RateMeter, RollingMean
-from app.overlays import GROUND_TRUTH, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, SkeletonOverlay, pixels_in_view
+from app.overlays import GROUND_TRUTH, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, GreyImage, SkeletonOverlay, pixels_in_view
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.hand import fk
@@ -78,7 +78,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
 
         self.display_rate = RateMeter()
         self.render_ms = RollingMean()
-        self.image_items: list[pg.ImageItem] = []
+        self.image_items: list[GreyImage] = []
         self.title_items: list[pg.TextItem] = []
         self.overlay_items: list[SkeletonOverlay] = []
         """Per view: GT (coloured) and predicted (white, dashed) skeletons, layers (GROUND_TRUTH or PREDICTED, hand)."""
@@ -110,8 +110,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
         columns = max(1, math.ceil(math.sqrt(rig.num_views)))
         for view, (label, model) in enumerate(zip(rig.labels, rig.models)):
             box = self.graphics.addViewBox(row=view // columns, col=view % columns, lockAspect=True, invertY=True, enableMenu=False)
-            image = pg.ImageItem(axisOrder="row-major")
-            image.setImage(np.zeros((model.height, model.width), np.uint8), levels=None)
+            image = GreyImage(model.width, model.height)
             box.addItem(image)
             title = pg.TextItem(self._title(view), color=(220, 220, 220), anchor=(0, 0))
             title.setPos(4, model.height - 24)
@@ -139,7 +138,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
     def _on_frame(self, frame: LiveFrame) -> None:
         started = time.perf_counter()
         for item, image, model in zip(self.image_items, frame.images, self._rig.models):
-            item.setImage(image if image is not None else np.zeros((model.height, model.width), np.uint8), autoLevels=False, levels=None)
+            item.set_image(image if image is not None else np.zeros((model.height, model.width), np.uint8))
         self._draw_ground_truth(frame)
         self._draw_predictions()
         self.shown_frame_index = frame.index

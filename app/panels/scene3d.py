@@ -32,6 +32,7 @@ from umetrack.crop import CROP_SIZE, CropCamera
 from umetrack.geometry import transform_points
 from umetrack.hand import fk
 from umetrack.hand.model import SKELETON_BONES
+from umetrack.hand.simplify import simplified
 from umetrack.mesh import vertex_normals
 
 FLOOR_HEIGHT_M = -0.35
@@ -68,6 +69,44 @@ def skinned_chunk(model, faces: np.ndarray, hand: int, angles: np.ndarray, wrist
     return out
 
 
+def gt_mesh_chunk(key: tuple, start: int, stop: int) -> np.ndarray:
+    """(K, 2 hands, 2, V, 3): [vertices, unit normals] of the GT hands of frames start..stop-1, for
+    ``key`` = (recording, hand model, left faces, right faces)."""
+    recording, model, *faces = key
+    gt = recording.gt
+    return np.stack([skinned_chunk(model, faces[hand], hand, gt.joint_angles[start:stop, hand],
+                                   gt.T_world_from_wrist[start:stop, hand], gt.confidence[start:stop, hand] > 0)
+                     for hand in (0, 1)], axis=1)  # fmt: skip
+
+
+def predicted_mesh_chunk(key: tuple, start: int, stop: int) -> np.ndarray:
+    """(K, 2 hands, 2, V, 3): [vertices, unit normals] of the predicted hands of frames start..stop-1,
+    for ``key`` = (tracking results, hand model, left faces, right faces)."""
+    tracking, model, *faces = key
+    angles, wrists = tracking.joint_angles[start:stop], tracking.T_world_from_wrist[start:stop]
+    present = np.isfinite(tracking.landmarks[start:stop]).all((-1, -2)) & np.isfinite(angles).all(-1) & np.isfinite(wrists).all((-1, -2))
+    return np.stack([skinned_chunk(model, faces[hand], hand, angles[:, hand], wrists[:, hand], present[:, hand])
+                     for hand in (0, 1)], axis=1)  # fmt: skip
+
+
+def crop_frusta_chunk(key: tuple, start: int, stop: int) -> np.ndarray:
+    """(K, 2 hands, 2 slots, 16, 3) crop-camera pyramids of frames start..stop-1 of ``key`` =
+    (tracking results,), the far rectangle at the predicted hand's mean depth in each crop (a default
+    where there is none); NaN where a slot has no crop. One batched call for the chunk."""
+    (tracking,) = key
+    T_crop_from_world = torch.as_tensor(tracking.T_crop_from_world[start:stop], dtype=torch.float64)  # (K, 2, 2, 4, 4)
+    used = torch.isfinite(T_crop_from_world).all(-1).all(-1) & torch.as_tensor(tracking.views[start:stop] >= 0)
+    identity = torch.eye(4, dtype=torch.float64).expand_as(T_crop_from_world)
+    crops = CropCamera(torch.where(used[..., None, None], T_crop_from_world, identity),  # inverted below: no NaN
+                       torch.as_tensor(np.nan_to_num(tracking.focal[start:stop], nan=1.0), dtype=torch.float64), CROP_SIZE)  # fmt: skip
+    landmarks = torch.as_tensor(tracking.landmarks[start:stop], dtype=torch.float64)[:, :, None]  # (K, 2, 1, 21, 3)
+    depth = transform_points(crops.T_crop_from_world, landmarks)[..., 2].mean(-1)
+    depth = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, DEFAULT_CROP_DEPTH_M))
+    segments = crop_frustum_segments(crops, depth)
+    segments[~used.numpy()] = np.nan
+    return segments
+
+
 def floor_grid_segments(height: float, half_size: float = 1.0, step: float = 0.1) -> np.ndarray:
     """(2 * 2 * n, 3) line-segment endpoints of a square grid in the y = height plane."""
     ticks = np.arange(-half_size, half_size + 1e-9, step)
@@ -91,18 +130,20 @@ def _frustum_tips(model, depth_m: float) -> torch.Tensor:
 
 def frustum_segments(camera, depth_m: float = 0.06) -> np.ndarray:
     """(16, 3) line-segment endpoints of a camera's image-corner pyramid, world metres."""
-    return posed_frustum_segments(camera.model, np.asarray(camera.T_world_from_camera, np.float64), depth_m)
+    return posed_frustum_segments([camera.model], np.asarray(camera.T_world_from_camera, np.float64)[None], depth_m)[0]
 
 
 _FRUSTUM_ORDER = np.array([[0, 1, 1, 2], [0, 2, 2, 3], [0, 3, 3, 4], [0, 4, 4, 1]]).reshape(-1)
 """Origin-to-corner edge and corner-to-next-corner edge for each of the 4 corners (0 = origin)."""
 
 
-def posed_frustum_segments(model, T_world_from_camera: np.ndarray, depth_m: float = 0.06) -> np.ndarray:
-    """``frustum_segments`` from a camera model and a (4, 4) pose (numpy: no per-frame ``Camera``)."""
-    tips = _frustum_tips(model, depth_m).numpy()
-    points = np.concatenate([T_world_from_camera[None, :3, 3], tips @ T_world_from_camera[:3, :3].T + T_world_from_camera[:3, 3]])
-    return points[_FRUSTUM_ORDER].astype(np.float32)
+def posed_frustum_segments(models, T_world_from_camera: np.ndarray, depth_m: float = 0.06) -> np.ndarray:
+    """(C, 16, 3) ``frustum_segments`` of C cameras from their models and (C, 4, 4) poses, in one
+    batched numpy expression (no per-frame ``Camera``)."""
+    tips = np.stack([_frustum_tips(model, depth_m).numpy() for model in models])  # (C, 4, 3), cached
+    rotations, origins = T_world_from_camera[:, :3, :3], T_world_from_camera[:, None, :3, 3]
+    points = np.concatenate([origins, tips @ rotations.transpose(0, 2, 1) + origins], axis=1)  # (C, 5, 3)
+    return points[:, _FRUSTUM_ORDER].astype(np.float32)
 
 
 def crop_frustum_segments(crops: CropCamera, depth_m: float | torch.Tensor) -> np.ndarray:
@@ -237,8 +278,11 @@ class Scene3DPanel(QtWidgets.QWidget):
         """Parts "floor" (the grid), "headset" (the recording's cameras) and "crops" (the crop cameras
         of the frame)."""
         self._floor_grid = floor_grid_segments(FLOOR_HEIGHT_M)
+        self.display_model = simplified(session.hand_model)
+        """The session's hand model with the simplified mesh the view draws (``umetrack.hand.simplify``:
+        the released mesh's 1,544 triangles instead of the project model's 4,828, within ~2 mm of it)."""
         self.faces = {hand: self._faces(hand) for hand in (0, 1)}
-        """(F, 3) mesh triangles of each hand (the right hand's are wound the other way)."""
+        """(F, 3) display-mesh triangles of each hand (the right hand's are wound the other way)."""
         self._bones = np.asarray(SKELETON_BONES, dtype=np.int64)
         self.meshes = PartMesh(light_direction=LIGHT_DIRECTION, parent=self.view.scene)
         """Parts ("gt", hand), in the hand's colour, and ("prediction", hand), translucent white. Parts
@@ -252,9 +296,14 @@ class Scene3DPanel(QtWidgets.QWidget):
         """Crop cameras drawn for the current frame (one pyramid each, in its hand's colour)."""
 
         # Skinning scales with the vertices (unlike landmarks and projections, where per-call overhead
-        # dominates): short chunks keep a seek to a frame not cached cheap.
-        self._gt_meshes = FrameChunks(self._chunk_gt_meshes, size=MESH_CHUNK)
-        self._predicted_meshes = FrameChunks(self._chunk_predicted_meshes, size=MESH_CHUNK)
+        # dominates): short chunks keep a seek to a frame not cached cheap. In playback the next chunk
+        # is skinned in the background (~13 ms for 8 frames of both hands).
+        self._gt_meshes = FrameChunks(gt_mesh_chunk, size=MESH_CHUNK, prefetch=True)
+        """Keyed (recording, hand model, left faces, right faces)."""
+        self._predicted_meshes = FrameChunks(predicted_mesh_chunk, size=MESH_CHUNK, prefetch=True)
+        """Keyed (tracking results, hand model, left faces, right faces)."""
+        self._crop_frusta = FrameChunks(crop_frusta_chunk, prefetch=True)
+        """Keyed (tracking results,)."""
         self._pending: set[tuple] = set()
         """Parts of the scene not brought up to the session's state while the panel was off screen
         (a dock tabbed away or closed): ("pose", hand), ("cameras",), ("prediction",)."""
@@ -294,7 +343,7 @@ class Scene3DPanel(QtWidgets.QWidget):
                 self._update_prediction()
 
     def _faces(self, hand: int) -> np.ndarray:
-        return np.ascontiguousarray(fk.mesh_triangles(self.session.hand_model, hand).numpy(), np.uint32)
+        return np.ascontiguousarray(fk.mesh_triangles(self.display_model, hand).numpy(), np.uint32)
 
     def reset_view(self) -> None:
         self.view.camera = scene.cameras.TurntableCamera(
@@ -309,7 +358,7 @@ class Scene3DPanel(QtWidgets.QWidget):
         """``posed_geometry`` and the vertices' unit normals (None: not computed yet). A recording's
         GT meshes are skinned ``MESH_CHUNK`` frames at a time (one batched FK call)."""
         session = self.session
-        model = session.hand_model
+        model = self.display_model
         pose = session.displayed_pose(hand)
         if pose is None:
             return None
@@ -322,21 +371,6 @@ class Scene3DPanel(QtWidgets.QWidget):
         with torch.no_grad():
             vertices = fk.mesh_vertices(model, pose.joint_angles.to(model.dtype), pose.T_world_from_wrist.to(model.dtype), hand).numpy()
         return vertices, landmarks, None
-
-    def _chunk_gt_meshes(self, start: int, stop: int) -> np.ndarray:
-        """(K, 2 hands, 2, V, 3): [vertices, unit normals] of the GT hands of frames start..stop-1."""
-        gt, model = self.session.recording.gt, self.session.hand_model
-        return np.stack([skinned_chunk(model, self.faces[hand], hand, gt.joint_angles[start:stop, hand],
-                                       gt.T_world_from_wrist[start:stop, hand], gt.confidence[start:stop, hand] > 0)
-                         for hand in (0, 1)], axis=1)  # fmt: skip
-
-    def _chunk_predicted_meshes(self, start: int, stop: int) -> np.ndarray:
-        """(K, 2 hands, 2, V, 3): [vertices, unit normals] of the predicted hands of frames start..stop-1."""
-        tracking, model = self.session.tracking, self.session.hand_model
-        angles, wrists = tracking.joint_angles[start:stop], tracking.T_world_from_wrist[start:stop]
-        present = np.isfinite(tracking.landmarks[start:stop]).all((-1, -2)) & np.isfinite(angles).all(-1) & np.isfinite(wrists).all((-1, -2))
-        return np.stack([skinned_chunk(model, self.faces[hand], hand, angles[:, hand], wrists[:, hand], present[:, hand])
-                         for hand in (0, 1)], axis=1)  # fmt: skip
 
     def _on_pose_changed(self, hand: int) -> None:
         if self._deferred(("pose", hand)):
@@ -357,7 +391,8 @@ class Scene3DPanel(QtWidgets.QWidget):
         if layers["skeleton"]:
             self.skeletons.set_part(("gt", hand), landmarks[self._bones].reshape(-1, 3), SKELETON_RGBA)
 
-    def _on_hand_model_changed(self, _model) -> None:
+    def _on_hand_model_changed(self, model) -> None:
+        self.display_model = simplified(model)
         self.faces = {hand: self._faces(hand) for hand in (0, 1)}
         for hand in (0, 1):
             self._on_pose_changed(hand)
@@ -376,7 +411,7 @@ class Scene3DPanel(QtWidgets.QWidget):
             return None
         vertices = normals = None
         if tracking.joint_angles is not None and np.isfinite(tracking.joint_angles[frame, hand]).all():
-            key = (tracking, self.session.hand_model, self.faces[0], self.faces[1])
+            key = (tracking, self.display_model, self.faces[0], self.faces[1])
             chunk = self._predicted_meshes.get(key, frame, tracking.num_frames)[hand]
             if np.isfinite(chunk[0]).all():
                 vertices, normals = chunk
@@ -409,13 +444,7 @@ class Scene3DPanel(QtWidgets.QWidget):
         if not len(hands):
             self.lines.remove("crops")
             return
-        crops = CropCamera(torch.as_tensor(tracking.T_crop_from_world[frame, hands, slots], dtype=torch.float64),
-                           torch.as_tensor(tracking.focal[frame, hands, slots], dtype=torch.float64), CROP_SIZE)  # fmt: skip
-        # Far rectangle at the predicted hand's mean depth in each crop (a default where there is none).
-        landmarks = torch.as_tensor(tracking.landmarks[frame, hands], dtype=torch.float64)  # (K, 21, 3)
-        depth = transform_points(crops.T_crop_from_world, landmarks)[..., 2].mean(-1)
-        depth = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, DEFAULT_CROP_DEPTH_M))
-        segments = crop_frustum_segments(crops, depth)  # (K, 16, 3)
+        segments = self._crop_frusta.get((tracking,), frame, tracking.num_frames)[hands, slots]  # (K, 16, 3)
         colours = np.repeat(np.asarray([hand_rgba(int(hand)) for hand in hands], np.float32), segments.shape[1], axis=0)
         self.lines.set_part("crops", segments.reshape(-1, 3), colours)
 
@@ -479,6 +508,5 @@ class Scene3DPanel(QtWidgets.QWidget):
         if not tracked or not self.session.visible_layers["cameras"]:
             self.lines.remove("headset")
             return
-        poses = np.asarray(recording.T_world_from_camera[frame], np.float64)
-        segments = [posed_frustum_segments(model, pose) for model, pose in zip(recording.camera_models, poses)]
-        self.lines.set_part("headset", np.concatenate(segments), HEADSET_CAMERA_RGBA)
+        segments = posed_frustum_segments(recording.camera_models, np.asarray(recording.T_world_from_camera[frame], np.float64))
+        self.lines.set_part("headset", segments.reshape(-1, 3), HEADSET_CAMERA_RGBA)

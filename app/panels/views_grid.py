@@ -9,7 +9,7 @@ import pyqtgraph as pg
 import torch
 from PySide6 import QtCore, QtWidgets
 
-from app.overlays import GROUND_TRUTH, GT_LANDMARK_COLOURS, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, SkeletonOverlay, pixels_in_view
+from app.overlays import GROUND_TRUTH, GT_LANDMARK_COLOURS, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, GreyImage, SkeletonOverlay, pixels_in_view
 from app.session import FrameChunks, Session
 from app.workers import FrameLoader
 from umetrack.camera import Camera
@@ -40,7 +40,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         layout.addWidget(self.message)
 
         self.view_boxes: list[pg.ViewBox] = []
-        self.image_items: list[pg.ImageItem] = []
+        self.image_items: list[GreyImage] = []
         self.overlay_items: list[SkeletonOverlay] = []
         """Per view: the GT (coloured, with landmark dots) and predicted (white, dashed) skeletons,
         layers (GROUND_TRUTH or PREDICTED, hand)."""
@@ -87,8 +87,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         for view in range(recording.num_views):
             box = self.graphics.addViewBox(row=view // columns, col=view % columns, lockAspect=True, invertY=True, enableMenu=False)
             model = recording.camera_models[view]
-            image = pg.ImageItem(axisOrder="row-major")
-            image.setImage(np.zeros((model.height, model.width), np.uint8), levels=None)
+            image = GreyImage(model.width, model.height)
             box.addItem(image)
             title = pg.TextItem(recording.view_labels[view] if view < len(recording.view_labels) else f"view {view}", color=(220, 220, 220), anchor=(0, 0))
             title.setPos(4, 4)
@@ -116,9 +115,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         if recording is not self.session.recording:
             return  # a late frame of a recording that has since been closed
         for item, image in zip(self.image_items, images):
-            # levels=None shows uint8 as it is (a Grayscale8 QImage); levels=(0, 255), the same picture,
-            # made pyqtgraph build a 256-entry colour table for every image of every frame.
-            item.setImage(image, autoLevels=False, levels=None)
+            item.set_image(image)
         self.displayed_frame = frame
         if frame == self.session.playhead:
             self._draw_overlays()
@@ -167,7 +164,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         if not recording.has_images or self.displayed_frame == frame:
             self._draw_overlays()
 
-    def _chunk_pixels(self, start: int, stop: int) -> np.ndarray:
+    def _chunk_pixels(self, _key: tuple, start: int, stop: int) -> np.ndarray:
         """(K, V, 4, 21, 2) pixels of frames start..stop-1 in every view: rows 0-1 the displayed GT
         landmarks of each hand, 2-3 the predicted ones; NaN where not visible in the image (behind
         the camera, beyond the lens, outside the frame) or absent. One projection per view for the

@@ -120,7 +120,7 @@ def test_frame_chunks_compute_ahead_in_playback_and_one_frame_for_a_seek():
 
     computed = []
 
-    def compute(start, stop):
+    def compute(_key, start, stop):
         computed.append((start, stop))
         return np.arange(start, stop) * 10
 
@@ -135,3 +135,30 @@ def test_frame_chunks_compute_ahead_in_playback_and_one_frame_for_a_seek():
     assert computed[-2:] == [(20, 21), (16, 20)]  # backwards: the 4 frames before
     assert chunks.get(key, 98, 100) == 980 and chunks.get(key, 99, 100) == 990 and computed[-1] == (99, 100)  # clipped
     assert chunks.get((object(),), 99, 100) == 990 and computed[-1] == (99, 100) and len(computed) == 8  # new key: recomputed
+
+
+def test_frame_chunks_prefetch_the_next_chunk_in_the_background_during_playback():
+    import threading
+
+    from app.session import FrameChunks
+
+    computed = []
+
+    def compute(key, start, stop):
+        computed.append((threading.current_thread() is threading.main_thread(), start, stop))
+        return np.arange(start, stop) * key[0]
+
+    chunks = FrameChunks(compute, size=4, prefetch=True)
+    assert chunks.get((10,), 50, 100) == 500 and computed == [(True, 50, 51)]  # a seek: nothing ahead
+    assert chunks.get((10,), 51, 100) == 510
+    chunks._pending[(55, 59)].result()  # started when playback began
+    assert computed == [(True, 50, 51), (True, 51, 55), (False, 55, 59)]
+    assert [chunks.get((10,), frame, 100) for frame in range(52, 59)] == [520, 530, 540, 550, 560, 570, 580]
+    assert [c[1:] for c in computed if c[0]] == [(50, 51), (51, 55)]  # playback itself computed nothing more
+    chunks._pending[(59, 63)].result()
+    # Backwards, the chunk before is fetched ahead; a new key forgets what was computed for the old one.
+    chunks.get((10,), 30, 100)
+    assert chunks.get((10,), 29, 100) == 290 and computed[-1] == (True, 26, 30)
+    chunks._pending[(22, 26)].result()
+    assert computed[-1] == (False, 22, 26)
+    assert chunks.get((7,), 27, 100) == 189 and computed[-1] == (True, 27, 28)

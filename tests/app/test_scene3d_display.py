@@ -76,7 +76,9 @@ def test_meshes_skinned_by_chunk_match_fk_of_the_frame(main_window):
     window = main_window
     assert window.open_recording(SAMPLE_RECORDING)
     panel, session = window.scene3d, window.session
-    model = session.hand_model
+    model = panel.display_model  # the session's model with a simplified mesh
+    assert model.landmark_rest_positions is session.hand_model.landmark_rest_positions
+    assert model.num_vertices < session.hand_model.num_vertices
     for frame in (*range(3, 3 + 2 * MESH_CHUNK + 2), 150, 149, 148):
         session.seek(frame)
         for hand in (0, 1):

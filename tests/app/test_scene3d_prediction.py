@@ -11,6 +11,7 @@ from app.panels.scene3d import PREDICTION_MESH_RGBA, crop_frustum_segments
 from app.session import SAMPLE_RECORDING
 from umetrack.crop import CropCamera, crop_points, make_crop_camera
 from umetrack.eval.ground_truth import gt_landmarks
+from umetrack.geometry import transform_points
 from umetrack.track.results import REASONS
 from umetrack.track.tracker import Reason
 
@@ -90,6 +91,11 @@ def test_crop_frusta_of_the_current_frame(tracked_sample):
     np.testing.assert_allclose(segments[0], camera.T_world_from_camera[:3, 3].numpy(), atol=1e-6)
     far = torch.as_tensor(segments[[1, 5, 9, 13]], dtype=torch.float64)
     np.testing.assert_allclose(crop.project(far[None])[0].numpy(), [[0, 0], [95, 0], [95, 95], [0, 95]], atol=1e-3)
+    # The panel draws the right hand's second crop (the last of the 4) with its far rectangle at the
+    # predicted hand's mean depth in that crop (frusta are computed a chunk of frames at a time).
+    landmarks = torch.as_tensor(tracking.landmarks[FRAME, 1], dtype=torch.float64)
+    depth = float(transform_points(crop.T_crop_from_world, landmarks)[:, 2].mean())
+    np.testing.assert_allclose(panel.lines.part("crops")[0][3 * 16:], crop_frustum_segments(crop, depth), atol=1e-5)
     window.session.set_layer_visible("cameras", False)
     assert not panel.lines.has("crops") and not panel.lines.has("headset")
     assert panel.lines.has("floor")  # its own layer

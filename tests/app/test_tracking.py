@@ -5,6 +5,8 @@ import pytest
 import torch
 from PySide6 import QtWidgets
 
+from umetrack.crop import CROP_SIZE, CropCamera
+from umetrack.hand.model import SKELETON_BONES
 from umetrack.model.checkpoint import save_checkpoint
 from umetrack.recording import write_umetrack_raw
 from umetrack.synth.recording import synthetic_recording
@@ -42,8 +44,17 @@ def test_tracker_runs_in_a_worker_and_results_reach_the_session(opened, qtbot):
     window.session.seek(frame)
     shown = window.crops.images[(hand, slot)].image
     np.testing.assert_array_equal(shown, results.crop_images[frame, hand, slot])
-    if np.isfinite(results.landmarks[frame, hand]).all():
-        assert window.crops.crop_landmarks[(hand, slot)].shape == (21, 2)
+    # Every crop of the frame (projected in one batch) shows its own hand's landmarks: the prediction
+    # where it is, and the GT inside the crop its oracle placement framed.
+    for hand, slot in zip(*np.nonzero(used[frame])):
+        hand, slot = int(hand), int(slot)
+        crop = CropCamera(torch.as_tensor(results.T_crop_from_world[frame, hand, slot], dtype=torch.float64),
+                          torch.as_tensor(results.focal[frame, hand, slot], dtype=torch.float64), hand_index=hand)  # fmt: skip
+        if np.isfinite(results.landmarks[frame, hand]).all():
+            expected = crop.project(torch.as_tensor(results.landmarks[frame, hand], dtype=torch.float64)[None])[0].numpy()
+            np.testing.assert_allclose(window.crops.crop_landmarks[(hand, slot)], expected, atol=1e-9)
+        gt_bones = window.crops.overlays[(hand, slot)].segments("gt")
+        assert len(gt_bones) == 2 * len(SKELETON_BONES) and ((gt_bones > 0) & (gt_bones < CROP_SIZE)).all()
     # A second run with the same recording, model and options comes from the cache at once.
     window.session.set_tracking(None)
     window.run_tracker(weights, TrackerOptions(crops="oracle"))
