@@ -148,6 +148,55 @@ class SkeletonOverlay(pg.GraphicsObject):
                 painter.drawPoints(points)
 
 
+CURSOR_PEN = pg.mkPen((230, 230, 90), width=1)
+"""The playhead's line on every time plot."""
+
+
+class PlayheadCursor(pg.GraphicsObject):
+    """A vertical line at the playhead across a plot, added with ``plot.addItem(cursor, ignoreBounds=True)``.
+
+    pyqtgraph's InfiniteLine maps its bounds through the view's transforms again after every move
+    (~0.1 ms each, and every plot of the app moves its cursor on every frame of playback). These bounds
+    are the view's y range and a few pixels around x, worked out again only when the range or the
+    view's size changes."""
+
+    def __init__(self, view: pg.ViewBox, pen: QtGui.QPen):
+        super().__init__()
+        self._view = view
+        self._pen = QtGui.QPen(pen)
+        self._pen.setCosmetic(True)
+        self._x = 0.0
+        self._bounds = QtCore.QRectF()
+        view.sigRangeChanged.connect(self._update_bounds)
+        view.sigResized.connect(self._update_bounds)
+        self._update_bounds()
+
+    def value(self) -> float:
+        return self._x
+
+    def setValue(self, x: float) -> None:
+        if x != self._x:
+            self.prepareGeometryChange()
+            self._bounds.moveLeft(self._bounds.left() + float(x) - self._x)
+            self._x = float(x)
+            self.update()
+
+    def _update_bounds(self, *_args) -> None:
+        (_x0, _x1), (y0, y1) = self._view.viewRange()
+        pixel_width = self._view.viewPixelSize()[0] if self._view.width() > 0 else 1.0
+        half = 2.0 * pixel_width  # the 1-pixel pen with its antialiased neighbours
+        self.prepareGeometryChange()
+        self._bounds = QtCore.QRectF(self._x - half, y0, 2.0 * half, y1 - y0)
+        self.update()
+
+    def boundingRect(self) -> QtCore.QRectF:
+        return self._bounds
+
+    def paint(self, painter: QtGui.QPainter, *_args) -> None:
+        painter.setPen(self._pen)
+        painter.drawLine(QtCore.QPointF(self._x, self._bounds.top()), QtCore.QPointF(self._x, self._bounds.bottom()))
+
+
 def cached_curve(item: pg.PlotDataItem) -> pg.PlotDataItem:
     """``item`` with its curve drawn from a pixmap cache that only a data change or a zoom redraws.
     A time-series plot repaints under the moving playhead cursor on every frame of playback, and

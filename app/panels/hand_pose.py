@@ -11,6 +11,7 @@ import math
 from PySide6 import QtCore, QtWidgets
 
 from app.session import Session
+from app.style import fix_label_size
 from app.visibility import ShownWatcher, on_screen
 from umetrack.hand.model import HAND_NAMES, JOINT_NAMES, NUM_FINGER_JOINTS
 
@@ -36,8 +37,8 @@ class HandPosePanel(QtWidgets.QWidget):
             slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
             slider.setObjectName(f"joint_{joint}")
             slider.valueChanged.connect(lambda value, j=joint: self._on_slider(j, value))
-            label = QtWidgets.QLabel()
-            label.setMinimumWidth(48)
+            label = fix_label_size(QtWidgets.QLabel(), "-180.0°")
+            label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
             row = QtWidgets.QHBoxLayout()
             row.addWidget(slider, 1)
             row.addWidget(label)

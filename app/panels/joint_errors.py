@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from app.overlays import cached_curve, show_cached_grid
+from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, show_cached_grid
 from app.session import Session
 from app.style import HAND_RGB
 from app.visibility import ShownWatcher, on_screen
@@ -129,7 +129,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
         self.joint_plot.setLabel("left", "error (mm)")
         show_cached_grid(self.joint_plot)
         self.joint_curve = cached_curve(self.joint_plot.plot(pen=pg.mkPen((230, 230, 230), width=1.5)))
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((230, 230, 90), width=1))
+        self.cursor = PlayheadCursor(self.joint_plot.getPlotItem().vb, CURSOR_PEN)
         # The cursor is no data: left in the auto-range, an empty plot re-framed itself around it (and
         # regenerated its axis) on every frame.
         self.joint_plot.addItem(self.cursor, ignoreBounds=True)

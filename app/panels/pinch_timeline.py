@@ -23,7 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.overlays import cached_curve, show_cached_grid
+from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, show_cached_grid
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.annotation.pinch_files import SUPPORTED_SUFFIXES, read_annotations, recording_fps, write_annotations
@@ -161,7 +161,7 @@ class PinchTimelinePanel(QtWidgets.QWidget):
                 bars = pg.BarGraphItem(x0=np.zeros(0), x1=np.zeros(0), y0=lo, y1=hi, brush=pg.mkBrush(*colors[lane], 200), pen=pg.mkPen(None))
                 plot.addItem(bars)
                 self.lane_bars[(hand, lane)] = bars
-            cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((230, 230, 90), width=1))
+            cursor = PlayheadCursor(plot.getViewBox(), CURSOR_PEN)
             plot.addItem(cursor, ignoreBounds=True)  # no data: moving it must not re-run the auto-range
             self.cursors.append(cursor)
             self.plots[hand] = plot

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from app.overlays import cached_curve, show_cached_grid
+from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, show_cached_grid
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.eval.ground_truth import gt_landmarks as recording_gt_landmarks
@@ -47,7 +47,7 @@ class PlotsPanel(QtWidgets.QWidget):
         self.pinch_plot.addItem(band)
         self.cursors = []
         for plot in self.plots:
-            cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((230, 230, 90), width=1))
+            cursor = PlayheadCursor(plot.vb, CURSOR_PEN)
             plot.addItem(cursor, ignoreBounds=True)  # no data: moving it must not re-run the auto-range
             self.cursors.append(cursor)
         self.layout_widget.scene().sigMouseClicked.connect(self._on_click)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.session import Session
+from app.style import fix_label_size
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 SHUTTLE_SPEEDS = (1.0, 2.0, 4.0, 8.0)
@@ -56,7 +57,8 @@ class TransportPanel(QtWidgets.QWidget):
         self.frame_box.setKeyboardTracking(False)
         self.frame_box.valueChanged.connect(self.session.seek)
         self.total_label = QtWidgets.QLabel("/ 0")
-        self.time_label = QtWidgets.QLabel("0.00 s")
+        self.time_label = fix_label_size(QtWidgets.QLabel("0.00 s"), "00000.00 s")  # changes every frame
+        self.time_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.speed_box = QtWidgets.QComboBox()
         for speed in SPEEDS:
             self.speed_box.addItem(f"{speed:g}x", speed)

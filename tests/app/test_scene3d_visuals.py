@@ -6,7 +6,7 @@ import pytest
 from PySide6 import QtCore, QtGui
 from vispy import scene
 
-from app.overlays import SkeletonOverlay, skeleton_segments
+from app.overlays import GreyImage, PlayheadCursor, SkeletonOverlay, skeleton_segments
 from app.panels.scene3d import OffscreenSceneCanvas, close_canvas
 from app.scene_visuals import PartMesh, PartSegments
 from umetrack.hand.model import SKELETON_BONES
@@ -137,3 +137,56 @@ def test_skeleton_overlay_paints_its_layers_and_drops_removed_ones(qtbot):
     assert overlay.keys() == [] and len(overlay.segments(("gt", 0))) == 0
     assert QtGui.QColor(painted().pixel(50, 50)).red() == 0
     assert overlay.boundingRect().contains(QtCore.QRectF(0, 0, 100, 100))
+
+
+def test_grey_image_shows_its_pixels_in_item_coordinates(qtbot):
+    image = np.zeros((4, 6), np.uint8)
+    image[1, 2], image[3, 5] = 200, 90
+    item = GreyImage(6, 4)
+    item.set_image(image)
+    assert item.boundingRect() == QtCore.QRectF(0, 0, 6, 4)
+    canvas = QtGui.QImage(60, 40, QtGui.QImage.Format.Format_RGB32)
+    painter = QtGui.QPainter(canvas)
+    painter.scale(10, 10)  # as a view box shows it, 10 screen pixels per image pixel
+    item.paint(painter)
+    painter.end()
+    assert QtGui.QColor(canvas.pixel(25, 15)).getRgb()[:3] == (200, 200, 200)
+    assert QtGui.QColor(canvas.pixel(55, 35)).getRgb()[:3] == (90, 90, 90)
+    assert QtGui.QColor(canvas.pixel(5, 5)).getRgb()[:3] == (0, 0, 0)
+    with pytest.raises(ValueError, match="uint8"):
+        item.set_image(np.zeros((4, 6), np.float32))
+
+
+def test_playhead_cursor_is_drawn_at_its_frame_whatever_the_range(qtbot):
+    """The cursor keeps its own bounds (not InfiniteLine's): they must follow moves and range changes,
+    or the view would leave the line out."""
+    import pyqtgraph as pg
+
+    plot = pg.PlotWidget()
+    plot.setBackground((0, 0, 0))
+    plot.resize(400, 200)
+    plot.setXRange(0, 100, padding=0)
+    plot.setYRange(0, 1, padding=0)
+    cursor = PlayheadCursor(plot.getPlotItem().vb, QtGui.QPen(QtGui.QColor(255, 255, 0)))
+    plot.addItem(cursor, ignoreBounds=True)
+    plot.show()
+    qtbot.waitExposed(plot)
+
+    def yellow_columns() -> set[int]:
+        plot.repaint()
+        image = plot.grab().toImage()
+        y = image.height() // 2
+        return {x for x in range(image.width()) if QtGui.QColor(image.pixel(x, y)).getRgb()[:3] == (255, 255, 0)}
+
+    def column_of(x: float) -> float:
+        return plot.mapFromScene(plot.getPlotItem().vb.mapViewToScene(QtCore.QPointF(x, 0.5))).x()
+
+    cursor.setValue(20)
+    columns = yellow_columns()
+    assert columns and all(abs(c - column_of(20)) <= 1.5 for c in columns)
+    cursor.setValue(70)
+    columns = yellow_columns()
+    assert columns and all(abs(c - column_of(70)) <= 1.5 for c in columns) and cursor.value() == 70
+    plot.setXRange(60, 80, padding=0)  # zoomed in: the same frame, further right
+    columns = yellow_columns()
+    assert columns and all(abs(c - column_of(70)) <= 1.5 for c in columns)
