@@ -92,7 +92,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
         self.bones: dict[int, pg.PlotCurveItem] = {}
         self.dots: dict[int, pg.ScatterPlotItem] = {}
         self.titles: dict[int, pg.TextItem] = {}
-        """Per hand: its name and mean error, or the tracker's reason, centred above the diagram. A
+        """Per hand: its name and, below it, the mean error or the tracker's reason, above the diagram. A
         text item in the diagram's box: a layout label re-laid the whole panel out on every new text
         (~0.5 ms a frame each)."""
         for hand in (0, 1):
@@ -194,7 +194,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
             (left, bottom), (right, top) = points.min(axis=0), points.max(axis=0)
             self.titles[hand].setPos((left + right) / 2, top + 0.12 * (top - bottom))
             # Headroom above the fingertips for the title.
-            self.diagrams[hand].setRange(xRange=(left, right), yRange=(bottom, top + 0.25 * (top - bottom)), padding=0.08)
+            self.diagrams[hand].setRange(xRange=(left, right), yRange=(bottom, top + 0.3 * (top - bottom)), padding=0.08)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -228,9 +228,9 @@ class JointErrorsPanel(QtWidgets.QWidget):
             self._styles[hand] = (brushes, pens)
             status = ""
             if tracking is not None and frame < tracking.num_frames and np.isnan(values).all():
-                status = f": {tracking.reason(frame, hand).value}" if self.errors is not None else ""
+                status = f"\n{tracking.reason(frame, hand).value}" if self.errors is not None else ""
             elif not np.isnan(values).all():
-                status = f": {np.nanmean(values):.1f} mm mean"
+                status = f"\n{np.nanmean(values):.1f} mm mean"  # two lines: the diagrams sit side by side
             if self.titles[hand].toPlainText() != HAND_NAMES[hand] + status:
                 self.titles[hand].setText(HAND_NAMES[hand] + status)
             texts = ["—" if math.isnan(value) else f"{value:.1f}" for value in values.tolist()]

@@ -71,7 +71,7 @@ def test_errors_at_the_playhead_on_the_diagram_and_in_the_table(tracked_sample, 
     # A lost hand has no numbers; its caption gives the tracker's reason.
     window.session.seek(65)
     assert panel.table.item(INDEX_TIP, RIGHT).text() == "—"
-    assert panel.titles[RIGHT].toPlainText() == "right: lost track"
+    assert panel.titles[RIGHT].toPlainText() == "right\nlost track"
     window.session.seek(41)
     assert panel.table.item(INDEX_TIP, LEFT).text() == "0.0"
 
