@@ -22,6 +22,9 @@ class HandPosePanel(QtWidgets.QWidget):
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("hand_pose")
+        # Opaque: the values that change every frame of playback then repaint this panel only, not the
+        # dock (title bar and frame) around it.
+        self.setAutoFillBackground(True)
         self.session = session
         self.hand_selector = QtWidgets.QComboBox()
         self.hand_selector.addItems([name.capitalize() for name in HAND_NAMES])

@@ -25,6 +25,9 @@ class TransportPanel(QtWidgets.QWidget):
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("transport")
+        # Opaque: the values that change every frame of playback then repaint this panel only, not the
+        # dock (title bar and frame) around it.
+        self.setAutoFillBackground(True)
         self.session = session
         self.direction = 0  # -1 reverse, 0 paused, +1 forward
         self.speed = 1.0
