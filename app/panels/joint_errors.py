@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, show_cached_grid
 from app.session import Session
@@ -31,9 +31,10 @@ NO_VALUE_BRUSH = pg.mkBrush(110, 110, 115)
 SELECTED_PEN = pg.mkPen((255, 255, 255), width=2.5)
 DOT_PEN = pg.mkPen((20, 20, 20))
 ERROR_LEVELS = 64
-"""The colour scale in 64 steps (0.8 mm apart), brushes made once: a ScatterPlotItem caches a rendered
-symbol per brush and pen object, so fresh ones every frame made it render all 42 symbols again each frame."""
+"""The colour scale in 64 steps (0.8 mm apart)."""
 LEVEL_BRUSHES = tuple(pg.mkBrush(ERROR_COLOURS.map(level / (ERROR_LEVELS - 1), mode="qcolor")) for level in range(ERROR_LEVELS))
+"""Made once: a frame's brushes compare with the last frame's by identity, and the dots are restyled
+only when a joint moved to another step."""
 
 
 def error_brushes(errors_mm: np.ndarray) -> list:
@@ -65,6 +66,87 @@ def diagram_points(model: HandModel, hand: int) -> np.ndarray:
     return np.stack([side * rest[:, 2], rest[:, 0]], axis=1)
 
 
+class JointDots(pg.GraphicsObject):
+    """A hand diagram's landmarks: dots of a fixed screen size, each with its own brush and pen,
+    painted by one item; clicking a dot emits ``clicked(index)`` and hovering shows ``tip(index)``.
+
+    It replaces a ScatterPlotItem, which rebuilt its symbols' atlas lookups on every colour change
+    (~0.3 ms per hand, every frame of playback)."""
+
+    clicked = QtCore.Signal(int)
+
+    def __init__(self, view: pg.ViewBox, tip, size_px: float = 13.0):
+        super().__init__()
+        self._view = view
+        self._tip = tip
+        self._radius_px = size_px / 2
+        self.positions = np.zeros((0, 2))
+        """(N, 2) dot centres, diagram units."""
+        self.brushes: list[QtGui.QBrush] = []
+        self.pens: list[QtGui.QPen] = []
+        self._bounds = QtCore.QRectF()
+        self.setAcceptHoverEvents(True)
+        view.sigRangeChanged.connect(self._update_bounds)
+        view.sigResized.connect(self._update_bounds)
+
+    def set_positions(self, positions: np.ndarray) -> None:
+        self.positions = np.asarray(positions, dtype=float)
+        self.brushes = [NO_VALUE_BRUSH] * len(self.positions)
+        self.pens = [DOT_PEN] * len(self.positions)
+        self._update_bounds()
+
+    def set_styles(self, brushes: list, pens: list) -> None:
+        if len(brushes) != len(self.positions) or len(pens) != len(self.positions):
+            raise ValueError(f"{len(brushes)} brushes and {len(pens)} pens for {len(self.positions)} dots")
+        self.brushes, self.pens = list(brushes), list(pens)
+        self.update()
+
+    def _pixel(self) -> float:
+        """Diagram units per screen pixel (the box keeps the aspect: x and y alike)."""
+        return float(self._view.viewPixelSize()[0]) if self._view.width() > 0 else 1.0
+
+    def _update_bounds(self, *_args) -> None:
+        self.prepareGeometryChange()
+        if len(self.positions):
+            margin = (self._radius_px + 2.0) * self._pixel()  # the dot and its outline
+            (left, bottom), (right, top) = self.positions.min(axis=0), self.positions.max(axis=0)
+            self._bounds = QtCore.QRectF(left - margin, bottom - margin, right - left + 2 * margin, top - bottom + 2 * margin)
+        else:
+            self._bounds = QtCore.QRectF()
+        self.update()
+
+    def boundingRect(self) -> QtCore.QRectF:
+        return self._bounds
+
+    def paint(self, painter: QtGui.QPainter, *_args) -> None:
+        transform = painter.transform()
+        painter.resetTransform()  # dots in screen pixels, whatever the zoom
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        for (x, y), brush, pen in zip(self.positions.tolist(), self.brushes, self.pens):
+            painter.setPen(pen)
+            painter.setBrush(brush)
+            painter.drawEllipse(transform.map(QtCore.QPointF(x, y)), self._radius_px, self._radius_px)
+
+    def dot_at(self, position: QtCore.QPointF) -> int | None:
+        """The dot under ``position`` (item coordinates), nearest first; None between dots."""
+        if not len(self.positions):
+            return None
+        distance = np.hypot(*(self.positions - (position.x(), position.y())).T) / self._pixel()
+        nearest = int(np.argmin(distance))
+        return nearest if distance[nearest] <= self._radius_px + 1.0 else None
+
+    def mouseClickEvent(self, event) -> None:
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and (dot := self.dot_at(event.pos())) is not None:
+            event.accept()
+            self.clicked.emit(dot)
+        else:
+            event.ignore()
+
+    def hoverEvent(self, event) -> None:
+        dot = None if event.isExit() else self.dot_at(event.pos())
+        self.setToolTip(self._tip(dot) if dot is not None else "")
+
+
 class JointErrorsPanel(QtWidgets.QWidget):
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -78,8 +160,6 @@ class JointErrorsPanel(QtWidgets.QWidget):
         self.shown_watcher = ShownWatcher(self, lambda: self._refresh_frame() if self.frame_stale else None)
         self._table_texts: dict[int, list[str]] = {hand: [""] * len(LANDMARK_NAMES) for hand in (0, 1)}
         """hand -> the table's texts in its column (kept here: reading them back from Qt costs more)."""
-        self._styles: dict[int, tuple[list, list]] = {}
-        """hand -> (brushes, pens) last given to its dots (shared brush and pen objects)."""
         self.computation = BackgroundComputation(self)
         self.computation.computed.connect(self._on_computed)
         self.computation.failed.connect(self._on_failed)
@@ -90,7 +170,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
         self.graphics.setBackground((24, 26, 30))
         self.diagrams: dict[int, pg.ViewBox] = {}
         self.bones: dict[int, pg.PlotCurveItem] = {}
-        self.dots: dict[int, pg.ScatterPlotItem] = {}
+        self.dots: dict[int, JointDots] = {}
         self.titles: dict[int, pg.TextItem] = {}
         """Per hand: its name and, below it, the mean error or the tracker's reason, above the diagram. A
         text item in the diagram's box: a layout label re-laid the whole panel out on every new text
@@ -100,9 +180,8 @@ class JointErrorsPanel(QtWidgets.QWidget):
             self.titles[hand] = pg.TextItem(HAND_NAMES[hand], color=HAND_RGB[hand], anchor=(0.5, 1.0))
             box.addItem(self.titles[hand], ignoreBounds=True)
             self.bones[hand] = pg.PlotCurveItem(pen=pg.mkPen((150, 150, 155), width=2), connect="pairs")
-            self.dots[hand] = pg.ScatterPlotItem(size=13, pen=DOT_PEN, hoverable=True,
-                                                 tip=lambda x, y, data, h=hand: self._tip(h, int(data)))  # fmt: skip
-            self.dots[hand].sigClicked.connect(lambda _item, points, _event, h=hand: self._on_dot_clicked(h, points))
+            self.dots[hand] = JointDots(box, tip=lambda joint, h=hand: self._tip(h, joint))
+            self.dots[hand].clicked.connect(lambda joint, h=hand: self.session.select_joint(h, joint))
             box.addItem(self.bones[hand])
             box.addItem(self.dots[hand])
             self.diagrams[hand] = box
@@ -189,8 +268,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
             points = diagram_points(self.session.hand_model, hand)
             segments = points[bones].reshape(-1, 2)
             self.bones[hand].setData(segments[:, 0], segments[:, 1])
-            self.dots[hand].setData(pos=points, data=np.arange(len(LANDMARK_NAMES)))
-            self._styles.pop(hand, None)  # new spots: style them again
+            self.dots[hand].set_positions(points)
             (left, bottom), (right, top) = points.min(axis=0), points.max(axis=0)
             self.titles[hand].setPos((left + right) / 2, top + 0.12 * (top - bottom))
             # Headroom above the fingertips for the title.
@@ -218,14 +296,9 @@ class JointErrorsPanel(QtWidgets.QWidget):
             brushes = error_brushes(values)
             selected = hand == self.session.selected_hand and self.session.selected_joint is not None
             pens = [SELECTED_PEN if selected and j == self.session.selected_joint else DOT_PEN for j in range(len(values))]
-            # Each set re-renders the dots' symbols: only what changed (a colour step, the selection),
-            # and the symbols once.
-            last_brushes, last_pens = self._styles.get(hand, (None, None))
-            if pens != last_pens:
-                self.dots[hand].setPen(pens, update=brushes == last_brushes)
-            if brushes != last_brushes:
-                self.dots[hand].setBrush(brushes)
-            self._styles[hand] = (brushes, pens)
+            dots = self.dots[hand]
+            if brushes != dots.brushes or pens != dots.pens:  # shared brush and pen objects: compared by identity
+                dots.set_styles(brushes, pens)
             status = ""
             if tracking is not None and frame < tracking.num_frames and np.isnan(values).all():
                 status = f"\n{tracking.reason(frame, hand).value}" if self.errors is not None else ""
@@ -262,10 +335,6 @@ class JointErrorsPanel(QtWidgets.QWidget):
         return f"{HAND_NAMES[hand]} {LANDMARK_NAMES[joint]}: " + ("no value" if np.isnan(value) else f"{value:.1f} mm")
 
     # -- events ----------------------------------------------------------------------------------
-
-    def _on_dot_clicked(self, hand: int, points) -> None:
-        if len(points):
-            self.session.select_joint(hand, int(points[0].data()))
 
     def _on_plot_clicked(self, event) -> None:
         box = self.joint_plot.getPlotItem().vb

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from app.panels.joint_errors import SELECTED_PEN
 from app.session import SAMPLE_RECORDING
 from app.visibility import on_screen
 from umetrack.eval.ground_truth import gt_landmarks
@@ -65,7 +66,7 @@ def test_errors_at_the_playhead_on_the_diagram_and_in_the_table(tracked_sample, 
     assert np.abs(others).max() < 1e-3
     assert panel.table.item(INDEX_TIP, RIGHT).text() == "0.0"
     # The dot is coloured by its error: 30 mm of a 0-50 mm scale is past yellow, towards red.
-    brushes = panel.dots[LEFT].data["brush"]
+    brushes = panel.dots[LEFT].brushes
     tip, wrist = brushes[INDEX_TIP].color(), brushes[LANDMARK_NAMES.index("wrist")].color()
     assert tip.red() > 200 and tip.green() < 200 and wrist.green() > 150 and wrist.red() < 100
     # A lost hand has no numbers; its caption gives the tracker's reason.
@@ -85,13 +86,20 @@ def test_clicking_a_joint_selects_it_and_plots_its_error_over_time(tracked_sampl
     window.session.seek(40)
     assert panel.joint_curve.getData()[0] is None or len(panel.joint_curve.getData()[0]) == 0
     # Click the left index tip's dot on the diagram, as a user does.
-    box = panel.diagrams[LEFT]
-    x, y = panel.dots[LEFT].getData()
-    scene_point = box.mapViewToScene(QtCore.QPointF(float(x[INDEX_TIP]), float(y[INDEX_TIP])))
+    box, dots = panel.diagrams[LEFT], panel.dots[LEFT]
+    x, y = dots.positions[INDEX_TIP]
+    # 20 screen pixels below the wrist (the lowest dot) there is none to click; 4 pixels off the tip is the tip.
+    pixel = box.viewPixelSize()[1]
+    wrist = dots.positions[LANDMARK_NAMES.index("wrist")]
+    assert dots.dot_at(QtCore.QPointF(wrist[0], wrist[1] - 20 * pixel)) is None
+    assert dots.dot_at(QtCore.QPointF(x + 4 * pixel, y)) == INDEX_TIP
+    assert panel._tip(LEFT, INDEX_TIP) == "left index_tip: 30.0 mm"
+    scene_point = box.mapViewToScene(QtCore.QPointF(float(x), float(y)))
     widget_point = panel.graphics.mapFromScene(scene_point)
     qtbot.mouseClick(panel.graphics.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=widget_point)
     qtbot.waitUntil(lambda: window.session.selected_joint == INDEX_TIP, timeout=3000)
     assert window.session.selected_hand == LEFT
+    assert dots.pens[INDEX_TIP] is SELECTED_PEN and dots.pens[INDEX_TIP + 1] is not SELECTED_PEN  # outlined
     frames, values = panel.joint_curve.getData()
     assert len(values) == window.session.num_frames
     assert values[40] == pytest.approx(30.0, abs=1e-3)
