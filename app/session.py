@@ -141,6 +141,15 @@ def gt_landmarks_chunk(recording: Recording, model_f64: HandModel, start: int, s
     return out
 
 
+def landmarks_chunk(source: tuple, start: int, stop: int) -> np.ndarray:
+    """(stop - start, 2, 21, 3) displayed landmarks of frames start..stop-1 from a
+    ``Session.landmarks_source()``, NaN where absent (a hand-posed hand is the same in every frame)."""
+    if isinstance(source[0], Recording):
+        return gt_landmarks_chunk(*source, start, stop)
+    one = np.stack([row if row is not None else np.full((NUM_LANDMARKS, 3), np.nan) for row in source])
+    return np.broadcast_to(one, (stop - start, *one.shape))
+
+
 def _same_source(a: tuple, b: tuple) -> bool:
     """Identity for objects (a recording, a pose), equality for frame numbers."""
     return len(a) == len(b) and all(x is y or (isinstance(x, int) and x == y) for x, y in zip(a, b))
@@ -215,7 +224,7 @@ class Session:
         self._landmarks_cache: dict[int, tuple] = {}
         """hand -> (hand model, pose source, landmarks): see ``displayed_landmarks``."""
         self._model_f64: tuple[HandModel | None, HandModel | None] = (None, None)
-        self._gt_landmarks = FrameChunks(lambda key, start, stop: gt_landmarks_chunk(*key, start, stop))
+        self._gt_landmarks = FrameChunks(lambda key, start, stop: gt_landmarks_chunk(*key, start, stop), prefetch=True)
         """Keyed (recording, float64 hand model)."""
 
     # -- recording and playhead ------------------------------------------------------------------
@@ -388,24 +397,15 @@ class Session:
         self._landmarks_cache[hand] = (self.hand_model, source, points)
         return points
 
-    def displayed_landmarks_source(self) -> tuple:
-        """What ``displayed_landmarks`` depends on besides the frame, compared by identity: a key for
-        caches of values derived from them."""
+    def landmarks_source(self) -> tuple:
+        """What the displayed landmarks of every frame follow from, as a key compared by identity:
+        (recording, float64 hand model) for a recording's GT, else the two hand-posed hands' (21, 3)
+        landmarks (None where absent). ``landmarks_chunk`` needs nothing else, so work keyed on it can
+        run in a background thread."""
         if self.follows_recording:
-            return (self.recording, self.hand_model)
-        return (self.hand_model, self._manual_poses[0], self._manual_poses[1])
-
-    def chunk_landmarks(self, start: int, stop: int) -> np.ndarray:
-        """(stop - start, 2, 21, 3) ``displayed_landmarks`` of frames start..stop-1, NaN where absent
-        (a hand-posed hand is the same in every frame); the chunk ``displayed_landmarks`` used, when
-        the same, comes from its cache."""
-        if not self.follows_recording:
-            rows = [self.displayed_landmarks(hand) for hand in (0, 1)]
-            one = np.stack([row if row is not None else np.full((NUM_LANDMARKS, 3), np.nan) for row in rows])
-            return np.broadcast_to(one, (stop - start, *one.shape))
-        self.displayed_landmarks(0)  # the float64 model of the model on display
-        chunk = self._gt_landmarks.cached((self.recording, self._model_f64[1]), start, stop)
-        return chunk if chunk is not None else gt_landmarks_chunk(self.recording, self._model_f64[1], start, stop)
+            self.displayed_landmarks(0)  # makes the float64 model of the model on display
+            return (self.recording, self._model_f64[1])
+        return (self.displayed_landmarks(0), self.displayed_landmarks(1))
 
     def set_joint_angle(self, hand_index: int, joint: int, radians: float) -> None:
         """Edit a joint of the hand-posed model (only when no recording drives the poses)."""

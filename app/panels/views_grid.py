@@ -10,9 +10,30 @@ import torch
 from PySide6 import QtCore, QtWidgets
 
 from app.overlays import GROUND_TRUTH, GT_LANDMARK_COLOURS, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, GreyImage, SkeletonOverlay, pixels_in_view
-from app.session import FrameChunks, Session
+from app.session import FrameChunks, Session, landmarks_chunk
 from app.workers import FrameLoader
 from umetrack.camera import Camera
+
+
+def view_pixels_chunk(key: tuple, start: int, stop: int) -> np.ndarray:
+    """(K, V, 4, 21, 2) pixels of frames start..stop-1 in every view, for ``key`` = (recording,
+    tracking results or None, *``Session.landmarks_source()``): rows 0-1 the displayed GT landmarks
+    of each hand, 2-3 the predicted ones; NaN where not visible in the image (behind the camera,
+    beyond the lens, outside the frame) or absent. One projection per view for the whole chunk
+    (``pixels_in_view`` with the chunk's camera poses)."""
+    recording, tracking, *source = key
+    points = np.full((stop - start, 4, 21, 3), np.nan)
+    points[:, :2] = landmarks_chunk(tuple(source), start, stop)
+    if tracking is not None:
+        points[:, 2:] = tracking.landmarks[start:stop]
+    out = np.full((stop - start, recording.num_views, 4 * 21, 2), np.nan)
+    tracked = np.array(recording.headset_tracked[start:stop], bool)  # no camera poses elsewhere
+    if tracked.any():
+        points = torch.as_tensor(points.reshape(stop - start, 4 * 21, 3)[tracked])
+        for view, model in enumerate(recording.camera_models):
+            poses = torch.tensor(np.asarray(recording.T_world_from_camera[start:stop, view])[tracked], dtype=torch.float64)
+            out[tracked, view] = pixels_in_view(Camera(model, poses), points)
+    return out.reshape(stop - start, recording.num_views, 4, 21, 2)
 
 
 class ViewsGridPanel(QtWidgets.QWidget):
@@ -51,7 +72,8 @@ class ViewsGridPanel(QtWidgets.QWidget):
         self.prediction_pixels: dict[tuple[int, int], np.ndarray] = {}
         """(view, hand) -> (21, 2) predicted landmark pixels drawn at the playhead."""
 
-        self._pixels = FrameChunks(self._chunk_pixels)
+        self._pixels = FrameChunks(view_pixels_chunk, prefetch=True)
+        """Keyed (recording, tracking results, *``Session.landmarks_source()``)."""
         self.loader = FrameLoader(self)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_failed)
@@ -152,7 +174,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
                     wanted.append((self.prediction_pixels, hand, 2 + hand))
         pixels = None
         if wanted:
-            key = (recording, *self.session.displayed_landmarks_source(), tracking)
+            key = (recording, tracking, *self.session.landmarks_source())
             pixels = self._pixels.get(key, frame, recording.num_frames)  # (V, 4, 21, 2)
         missing = recording.missing_views[frame] if recording.missing_views is not None else np.zeros(recording.num_views, bool)
         for view in range(recording.num_views):
@@ -163,25 +185,6 @@ class ViewsGridPanel(QtWidgets.QWidget):
                 drawn[(view, hand)] = pixels[view, row]
         if not recording.has_images or self.displayed_frame == frame:
             self._draw_overlays()
-
-    def _chunk_pixels(self, _key: tuple, start: int, stop: int) -> np.ndarray:
-        """(K, V, 4, 21, 2) pixels of frames start..stop-1 in every view: rows 0-1 the displayed GT
-        landmarks of each hand, 2-3 the predicted ones; NaN where not visible in the image (behind
-        the camera, beyond the lens, outside the frame) or absent. One projection per view for the
-        whole chunk (``pixels_in_view`` with the chunk's camera poses)."""
-        recording, tracking = self.session.recording, self.session.tracking
-        points = np.full((stop - start, 4, 21, 3), np.nan)
-        points[:, :2] = self.session.chunk_landmarks(start, stop)
-        if tracking is not None:
-            points[:, 2:] = tracking.landmarks[start:stop]
-        out = np.full((stop - start, recording.num_views, 4 * 21, 2), np.nan)
-        tracked = np.array(recording.headset_tracked[start:stop], bool)  # no camera poses elsewhere
-        if tracked.any():
-            points = torch.as_tensor(points.reshape(stop - start, 4 * 21, 3)[tracked])
-            for view, model in enumerate(recording.camera_models):
-                poses = torch.tensor(np.asarray(recording.T_world_from_camera[start:stop, view])[tracked], dtype=torch.float64)
-                out[tracked, view] = pixels_in_view(Camera(model, poses), points)
-        return out.reshape(stop - start, recording.num_views, 4, 21, 2)
 
     def _set_title(self, view: int, missing_image: bool) -> None:
         recording = self.session.recording
