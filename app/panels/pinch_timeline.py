@@ -142,7 +142,7 @@ class PinchTimelinePanel(QtWidgets.QWidget):
         self.plots: dict[int, pg.PlotItem] = {}
         self.lane_bars: dict[tuple[int, str], pg.BarGraphItem] = {}
         self.distance_curves: dict[tuple[int, str], pg.PlotDataItem] = {}
-        self.cursors: list[pg.InfiniteLine] = []
+        self.cursors: list[PlayheadCursor] = []
         for hand in HANDS:
             plot = self.graphics.addPlot(row=hand, col=0, viewBox=LaneViewBox(self, hand))
             plot.setLabel("left", f"{HAND_NAMES[hand]} (mm)")
