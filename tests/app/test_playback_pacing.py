@@ -162,3 +162,18 @@ def test_frame_chunks_prefetch_the_next_chunk_in_the_background_during_playback(
     chunks._pending[(22, 26)].result()
     assert computed[-1] == (False, 22, 26)
     assert chunks.get((7,), 27, 100) == 189 and computed[-1] == (True, 27, 28)
+
+
+def test_a_seek_runs_gt_fk_once_for_the_session_and_the_views(main_window):
+    """The session's landmarks and the views' overlay pixels need the same GT landmarks: computed
+    once (``gt_landmarks_chunk`` keeps the last chunks), not once per consumer."""
+    from app.session import SAMPLE_RECORDING, gt_landmarks_chunk
+
+    window = main_window
+    assert window.open_recording(SAMPLE_RECORDING)
+    window.session.seek(200)
+    before = gt_landmarks_chunk.cache_info()
+    window.session.seek(100)  # a seek: one-frame chunks, computed at once
+    after = gt_landmarks_chunk.cache_info()
+    assert window.views.overlay_pixels  # the views drew frame 100's GT skeletons
+    assert after.misses - before.misses == 1 and after.hits > before.hits
