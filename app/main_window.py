@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyqtgraph as pg
 import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -79,11 +78,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.pinch_timeline_dock = self._dock("Pinch timeline", "pinch_timeline_dock", self.pinch_timeline, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.plots_dock, self.pinch_timeline_dock)
         self.plots_dock.raise_()
-
-        for view in self.findChildren(pg.GraphicsView):
-            # Their backgrounds are plain colours: filling one is cheaper than copying pyqtgraph's cached
-            # background pixmap under every repaint (~1 ms a frame for the camera views alone).
-            view.setCacheMode(QtWidgets.QGraphicsView.CacheModeFlag.CacheNone)
 
         self.tracking_worker: TrackingWorker | None = None
         self.calibration_dialog: CalibrationDialog | None = None

@@ -7,6 +7,8 @@ from PySide6 import QtWidgets
 
 HAND_RGB = {0: (90, 158, 242), 1: (250, 158, 77)}
 """Left hand blue, right hand orange (0-255)."""
+PANEL_BACKGROUND_RGB = (24, 26, 30)
+"""Behind camera views, crops and diagrams."""
 
 
 def hand_rgba(hand: int) -> tuple[float, float, float, float]:

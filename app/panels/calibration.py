@@ -25,8 +25,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.overlays import plain_background
 from app.session import DEFAULT_HAND_MODEL
 from app.session_file import SESSIONS_DIR
+from app.style import PANEL_BACKGROUND_RGB
 from app.workers import TrackerJob
 from umetrack.errors import UmeTrackError
 from umetrack.eval.calibration_session import (
@@ -267,8 +269,7 @@ class CalibrationDialog(QtWidgets.QDialog):
         grid.addRow(self.message_label)
 
     def _build_plot(self) -> None:
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground((24, 26, 30))
+        self.plot = plain_background(pg.PlotWidget(), PANEL_BACKGROUND_RGB)
         self.plot.setTitle("running scale estimate: mean ± spread (1 std)")
         self.plot.setLabel("bottom", "samples")
         self.plot.setLabel("left", "hand scale")

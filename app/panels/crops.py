@@ -10,8 +10,9 @@ import pyqtgraph as pg
 import torch
 from PySide6 import QtWidgets
 
-from app.overlays import GreyImage, SkeletonOverlay
+from app.overlays import GreyImage, SkeletonOverlay, plain_background
 from app.session import Session
+from app.style import PANEL_BACKGROUND_RGB
 from app.visibility import ShownWatcher, on_screen
 from umetrack.crop import CROP_SIZE, CropCamera
 from umetrack.hand.model import HAND_NAMES
@@ -30,8 +31,7 @@ class CropsPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("crops")
         self.session = session
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground((24, 26, 30))
+        self.graphics = plain_background(pg.GraphicsLayoutWidget(), PANEL_BACKGROUND_RGB)
         self.caption = QtWidgets.QLabel("Run the tracker (Tracking ▸ Run tracker…) to see the crops it used.")
         self.caption.setWordWrap(True)
         layout = QtWidgets.QVBoxLayout(self)

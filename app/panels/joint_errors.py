@@ -14,9 +14,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, show_cached_grid
+from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, plain_background, show_cached_grid
 from app.session import Session
-from app.style import HAND_RGB
+from app.style import HAND_RGB, PANEL_BACKGROUND_RGB
 from app.visibility import ShownWatcher, on_screen
 from app.workers import BackgroundComputation
 from umetrack.eval.ground_truth import gt_landmarks
@@ -166,8 +166,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
 
         self.message = QtWidgets.QLabel()
         self.message.setWordWrap(True)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground((24, 26, 30))
+        self.graphics = plain_background(pg.GraphicsLayoutWidget(), PANEL_BACKGROUND_RGB)
         self.diagrams: dict[int, pg.ViewBox] = {}
         self.bones: dict[int, pg.PlotCurveItem] = {}
         self.dots: dict[int, JointDots] = {}
@@ -204,7 +203,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
                 self.table.setItem(row, hand, item)
         self.table.cellClicked.connect(lambda row, column: self.session.select_joint(column, row))
 
-        self.joint_plot = pg.PlotWidget()
+        self.joint_plot = plain_background(pg.PlotWidget())
         self.joint_plot.setLabel("left", "error (mm)")
         show_cached_grid(self.joint_plot)
         self.joint_curve = cached_curve(self.joint_plot.plot(pen=pg.mkPen((230, 230, 230), width=1.5)))

@@ -13,9 +13,9 @@ import torch
 from PySide6 import QtWidgets
 
 from app.live_session import STAGES, LivePrediction, LiveStats, RateMeter, RollingMean
-from app.overlays import GROUND_TRUTH, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, GreyImage, SkeletonOverlay, pixels_in_view
+from app.overlays import GROUND_TRUTH, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, GreyImage, SkeletonOverlay, pixels_in_view, plain_background
 from app.session import Session
-from app.style import HAND_RGB
+from app.style import HAND_RGB, PANEL_BACKGROUND_RGB
 from umetrack.hand import fk
 from umetrack.live import LiveFrame, LiveRig
 
@@ -65,8 +65,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
         self.banner.setStyleSheet(_BANNER_STYLE)
         self.banner.setWordWrap(True)
         self.banner.hide()
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground((24, 26, 30))
+        self.graphics = plain_background(pg.GraphicsLayoutWidget(), PANEL_BACKGROUND_RGB)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)

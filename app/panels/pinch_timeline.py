@@ -23,7 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, show_cached_grid
+from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, plain_background, show_cached_grid
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.annotation.pinch_files import SUPPORTED_SUFFIXES, read_annotations, recording_fps, write_annotations
@@ -136,7 +136,7 @@ class PinchTimelinePanel(QtWidgets.QWidget):
         banner_layout.addWidget(dismiss, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         self.banner_frame.hide()
 
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = plain_background(pg.GraphicsLayoutWidget())
         self.graphics.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.graphics.installEventFilter(self)
         self.plots: dict[int, pg.PlotItem] = {}

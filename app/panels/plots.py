@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, show_cached_grid
+from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, plain_background, show_cached_grid
 from app.session import Session
 from app.style import HAND_RGB
 from umetrack.eval.ground_truth import gt_landmarks as recording_gt_landmarks
@@ -28,7 +28,7 @@ class PlotsPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("plots")
         self.session = session
-        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.layout_widget = plain_background(pg.GraphicsLayoutWidget())
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.layout_widget)

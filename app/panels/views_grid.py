@@ -9,8 +9,9 @@ import pyqtgraph as pg
 import torch
 from PySide6 import QtCore, QtWidgets
 
-from app.overlays import GROUND_TRUTH, GT_LANDMARK_COLOURS, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, GreyImage, SkeletonOverlay, pixels_in_view
+from app.overlays import GROUND_TRUTH, GT_LANDMARK_COLOURS, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, GreyImage, SkeletonOverlay, pixels_in_view, plain_background
 from app.session import FrameChunks, Session, landmarks_chunk
+from app.style import PANEL_BACKGROUND_RGB
 from app.workers import FrameLoader
 from umetrack.camera import Camera
 
@@ -50,8 +51,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("views_grid")
         self.session = session
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground((24, 26, 30))
+        self.graphics = plain_background(pg.GraphicsLayoutWidget(), PANEL_BACKGROUND_RGB)
         self.message = QtWidgets.QLabel("Open a recording (File ▸ Open recording…) to see its camera views.")
         self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)

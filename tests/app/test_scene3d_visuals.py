@@ -190,3 +190,18 @@ def test_playhead_cursor_is_drawn_at_its_frame_whatever_the_range(qtbot):
     plot.setXRange(60, 80, padding=0)  # zoomed in: the same frame, further right
     columns = yellow_columns()
     assert columns and all(abs(c - column_of(70)) <= 1.5 for c in columns)
+
+
+def test_every_graphics_view_paints_a_plain_background(main_window):
+    """No pyqtgraph view of the app copies a cached background pixmap under its repaints, the live
+    views (made outside the window's docks) and the calibration plot included."""
+    import pyqtgraph as pg
+    from PySide6 import QtWidgets
+
+    from app.panels.calibration import CalibrationDialog
+
+    dialog = CalibrationDialog(main_window)
+    views = [*main_window.findChildren(pg.GraphicsView), *main_window.live_actions.panel.findChildren(pg.GraphicsView), *dialog.findChildren(pg.GraphicsView)]
+    assert len(views) >= 9
+    assert all(view.cacheMode() == QtWidgets.QGraphicsView.CacheModeFlag.CacheNone for view in views)
+    dialog.deleteLater()
