@@ -148,6 +148,12 @@ class SkeletonOverlay(pg.GraphicsObject):
                 painter.drawPoints(points)
 
 
+def view_pixel_size(view: pg.ViewBox) -> float:
+    """The view's data units per screen pixel along x (1.0 while it has no size yet): for items whose
+    bounds reach a few pixels around what they draw."""
+    return float(view.viewPixelSize()[0]) if view.width() > 0 else 1.0
+
+
 CURSOR_PEN = pg.mkPen((230, 230, 90), width=1)
 """The playhead's line on every time plot."""
 
@@ -183,8 +189,7 @@ class PlayheadCursor(pg.GraphicsObject):
 
     def _update_bounds(self, *_args) -> None:
         (_x0, _x1), (y0, y1) = self._view.viewRange()
-        pixel_width = self._view.viewPixelSize()[0] if self._view.width() > 0 else 1.0
-        half = 2.0 * pixel_width  # the 1-pixel pen with its antialiased neighbours
+        half = 2.0 * view_pixel_size(self._view)  # the 1-pixel pen with its antialiased neighbours
         self.prepareGeometryChange()
         self._bounds = QtCore.QRectF(self._x - half, y0, 2.0 * half, y1 - y0)
         self.update()

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, plain_background, show_cached_grid
+from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, plain_background, show_cached_grid, view_pixel_size
 from app.session import Session
 from app.style import HAND_RGB, PANEL_BACKGROUND_RGB
 from app.visibility import ShownWatcher, on_screen
@@ -101,14 +101,10 @@ class JointDots(pg.GraphicsObject):
         self.brushes, self.pens = list(brushes), list(pens)
         self.update()
 
-    def _pixel(self) -> float:
-        """Diagram units per screen pixel (the box keeps the aspect: x and y alike)."""
-        return float(self._view.viewPixelSize()[0]) if self._view.width() > 0 else 1.0
-
     def _update_bounds(self, *_args) -> None:
         self.prepareGeometryChange()
         if len(self.positions):
-            margin = (self._radius_px + 2.0) * self._pixel()  # the dot and its outline
+            margin = (self._radius_px + 2.0) * view_pixel_size(self._view)  # the dot and its outline
             (left, bottom), (right, top) = self.positions.min(axis=0), self.positions.max(axis=0)
             self._bounds = QtCore.QRectF(left - margin, bottom - margin, right - left + 2 * margin, top - bottom + 2 * margin)
         else:
@@ -131,7 +127,8 @@ class JointDots(pg.GraphicsObject):
         """The dot under ``position`` (item coordinates), nearest first; None between dots."""
         if not len(self.positions):
             return None
-        distance = np.hypot(*(self.positions - (position.x(), position.y())).T) / self._pixel()
+        # The box keeps the aspect: a pixel is as tall as it is wide.
+        distance = np.hypot(*(self.positions - (position.x(), position.y())).T) / view_pixel_size(self._view)
         nearest = int(np.argmin(distance))
         return nearest if distance[nearest] <= self._radius_px + 1.0 else None
 
