@@ -148,6 +148,31 @@ class SkeletonOverlay(pg.GraphicsObject):
                 painter.drawPoints(points)
 
 
+class CaptionItem(QtWidgets.QGraphicsSimpleTextItem):
+    """Plain text at a point of a view, drawn at screen size and upright whatever the view's zoom or
+    y direction, placed by ``anchor`` ((0, 0): its top-left corner at the point; (0.5, 1): centred
+    above it). For captions that change every frame: pyqtgraph's TextItem lays out a rich-text
+    document for each new text (~0.2 ms) and maps its position again at every paint. Add it with
+    ``view.addItem(caption, ignoreBounds=True)``; ``toPlainText``/``setText`` as on TextItem."""
+
+    def __init__(self, text: str = "", rgb: tuple[int, int, int] = (230, 230, 230), anchor: tuple[float, float] = (0.0, 0.0)):
+        super().__init__()
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setBrush(QtGui.QColor(*rgb))
+        self._anchor = anchor
+        self.setText(text)
+
+    def toPlainText(self) -> str:
+        return self.text()
+
+    def setText(self, text: str) -> None:
+        if text == self.text():
+            return
+        super().setText(text)
+        rect = self.boundingRect()  # its own transform still applies: it moves the text onto its anchor
+        self.setTransform(QtGui.QTransform.fromTranslate(-self._anchor[0] * rect.width(), -self._anchor[1] * rect.height()))
+
+
 def view_pixel_size(view: pg.ViewBox) -> float:
     """The view's data units per screen pixel along x (1.0 while it has no size yet): for items whose
     bounds reach a few pixels around what they draw."""

@@ -121,9 +121,10 @@ _BACKGROUND: list[ThreadPoolExecutor] = []
 
 def _background() -> ThreadPoolExecutor:
     """The one thread that computes chunks ahead (one is enough: a chunk takes a few milliseconds, and
-    the GUI thread needs the other core)."""
+    the GUI thread needs the other core). Its tensor ops run single-threaded: intra-op threads would
+    take that other core from the GUI thread for ops too small to gain from them."""
     if not _BACKGROUND:
-        _BACKGROUND.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-chunks"))
+        _BACKGROUND.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-chunks", initializer=torch.set_num_threads, initargs=(1,)))
     return _BACKGROUND[0]
 
 

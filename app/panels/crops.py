@@ -10,7 +10,7 @@ import pyqtgraph as pg
 import torch
 from PySide6 import QtWidgets
 
-from app.overlays import GreyImage, SkeletonOverlay, plain_background
+from app.overlays import CaptionItem, GreyImage, SkeletonOverlay, plain_background
 from app.session import Session
 from app.style import PANEL_BACKGROUND_RGB
 from app.visibility import ShownWatcher, on_screen
@@ -41,7 +41,7 @@ class CropsPanel(QtWidgets.QWidget):
         self.images: dict[tuple[int, int], GreyImage] = {}
         self.overlays: dict[tuple[int, int], SkeletonOverlay] = {}
         """(hand, slot) -> the GT and predicted skeletons in crop pixels (layers GT and PREDICTION)."""
-        self.titles: dict[tuple[int, int], pg.TextItem] = {}
+        self.titles: dict[tuple[int, int], CaptionItem] = {}
         self.crop_landmarks: dict[tuple[int, int], np.ndarray] = {}
         """(hand, slot) -> (21, 2) predicted landmarks in crop pixels at the playhead."""
         for hand in (0, 1):
@@ -50,10 +50,10 @@ class CropsPanel(QtWidgets.QWidget):
                 image = GreyImage(CROP_SIZE, CROP_SIZE)
                 box.addItem(image)
                 overlay = SkeletonOverlay(CROP_SIZE, CROP_SIZE)
-                title = pg.TextItem("", color=(230, 230, 230), anchor=(0, 0))
+                title = CaptionItem()
                 title.setPos(1, 1)
-                for item in (overlay, title):
-                    box.addItem(item)
+                box.addItem(overlay)
+                box.addItem(title, ignoreBounds=True)
                 box.setRange(xRange=(0, CROP_SIZE), yRange=(0, CROP_SIZE), padding=0.02)
                 key = (hand, slot)
                 self.images[key], self.overlays[key], self.titles[key] = image, overlay, title
@@ -84,13 +84,13 @@ class CropsPanel(QtWidgets.QWidget):
                 image.set_image(BLANK_CROP)
                 overlay.clear_skeletons()
                 reason = tracking.reason(frame, hand).value if tracking is not None else ""
-                self._set_title(hand, slot, f"{HAND_NAMES[hand]}: {reason}" if slot == 0 and reason else "")
+                self.titles[(hand, slot)].setText(f"{HAND_NAMES[hand]}: {reason}" if slot == 0 and reason else "")
                 continue
             image.set_image(tracking.crop_images[frame, hand, slot])
             fov = math.degrees(2 * math.atan(CROP_SIZE / 2 / float(tracking.focal[frame, hand, slot])))
             label = recording.view_labels[view] if recording is not None else str(view)
             status = REASONS[int(tracking.reasons[frame, hand])].value
-            self._set_title(hand, slot, f"{HAND_NAMES[hand][0].upper()} {label} {fov:.0f}° {status}")
+            self.titles[(hand, slot)].setText(f"{HAND_NAMES[hand][0].upper()} {label} {fov:.0f}° {status}")
             for layer, pen in ((PREDICTION, PREDICTION_PEN), (GT, GT_PEN)):
                 drawn = pixels[hand, slot, LAYERS.index(layer)]
                 if not np.isfinite(drawn).all():
@@ -119,7 +119,3 @@ class CropsPanel(QtWidgets.QWidget):
         with torch.no_grad():
             return crops.project(torch.as_tensor(points)[:, None]).numpy()  # (2, 2, 2, 21, 2)
 
-    def _set_title(self, hand: int, slot: int, text: str) -> None:
-        title = self.titles[(hand, slot)]
-        if title.toPlainText() != text:  # setText lays the text out again
-            title.setText(text)

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.overlays import CURSOR_PEN, PlayheadCursor, cached_curve, plain_background, show_cached_grid, view_pixel_size
+from app.overlays import CURSOR_PEN, CaptionItem, PlayheadCursor, cached_curve, plain_background, show_cached_grid, view_pixel_size
 from app.session import Session
 from app.style import HAND_RGB, PANEL_BACKGROUND_RGB
 from app.visibility import ShownWatcher, on_screen
@@ -167,13 +167,13 @@ class JointErrorsPanel(QtWidgets.QWidget):
         self.diagrams: dict[int, pg.ViewBox] = {}
         self.bones: dict[int, pg.PlotCurveItem] = {}
         self.dots: dict[int, JointDots] = {}
-        self.titles: dict[int, pg.TextItem] = {}
+        self.titles: dict[int, CaptionItem] = {}
         """Per hand: its name and, below it, the mean error or the tracker's reason, above the diagram. A
         text item in the diagram's box: a layout label re-laid the whole panel out on every new text
         (~0.5 ms a frame each)."""
         for hand in (0, 1):
             box = self.graphics.addViewBox(row=0, col=hand, lockAspect=True, enableMouse=False, enableMenu=False)
-            self.titles[hand] = pg.TextItem(HAND_NAMES[hand], color=HAND_RGB[hand], anchor=(0.5, 1.0))
+            self.titles[hand] = CaptionItem(HAND_NAMES[hand], HAND_RGB[hand], anchor=(0.5, 1.0))
             box.addItem(self.titles[hand], ignoreBounds=True)
             self.bones[hand] = pg.PlotCurveItem(pen=pg.mkPen((150, 150, 155), width=2), connect="pairs")
             self.dots[hand] = JointDots(box, tip=lambda joint, h=hand: self._tip(h, joint))
@@ -300,8 +300,7 @@ class JointErrorsPanel(QtWidgets.QWidget):
                 status = f"\n{tracking.reason(frame, hand).value}" if self.errors is not None else ""
             elif not np.isnan(values).all():
                 status = f"\n{np.nanmean(values):.1f} mm mean"  # two lines: the diagrams sit side by side
-            if self.titles[hand].toPlainText() != HAND_NAMES[hand] + status:
-                self.titles[hand].setText(HAND_NAMES[hand] + status)
+            self.titles[hand].setText(HAND_NAMES[hand] + status)
             texts = ["—" if math.isnan(value) else f"{value:.1f}" for value in values.tolist()]
             for row, (text, shown) in enumerate(zip(texts, self._table_texts[hand])):
                 if text != shown:  # each setText repaints the table

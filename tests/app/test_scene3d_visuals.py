@@ -6,7 +6,7 @@ import pytest
 from PySide6 import QtCore, QtGui
 from vispy import scene
 
-from app.overlays import GreyImage, PlayheadCursor, SkeletonOverlay, skeleton_segments
+from app.overlays import CaptionItem, GreyImage, PlayheadCursor, SkeletonOverlay, skeleton_segments
 from app.panels.scene3d import OffscreenSceneCanvas, close_canvas
 from app.scene_visuals import PartMesh, PartSegments
 from umetrack.hand.model import SKELETON_BONES
@@ -101,6 +101,70 @@ def test_segment_parts_draw_one_colour_each(canvas):
     assert ((image[..., 0] > 150) & (image[..., 2] > 150) & (image[..., 1] < 50)).sum() == 0
     with pytest.raises(ValueError, match="2K, 3"):
         lines.set_part("odd", np.zeros((3, 3)), (1.0, 1.0, 1.0, 1.0))
+
+
+def test_part_bounds_follow_the_parts_and_skip_nan(canvas):
+    """Bounds are worked out only when vispy asks (a camera's set_range), from the parts as they are."""
+    canvas, view = canvas
+    lines = PartSegments(parent=view.scene)
+    assert lines._compute_bounds(0, None) is None
+    lines.set_part("a", np.array([[-0.2, 0.1, 0.0], [0.3, np.nan, 0.5]]), (1.0, 1.0, 1.0, 1.0))
+    assert lines._compute_bounds(0, None) == pytest.approx((-0.2, 0.3))
+    assert lines._compute_bounds(1, None) == pytest.approx((0.1, 0.1))
+    rendered(canvas)
+    lines.set_part("b", np.array([[0.0, -1.0, 0.0], [0.0, 2.0, 0.0]]), (1.0, 1.0, 1.0, 1.0))  # changed after a draw
+    assert lines._compute_bounds(1, None) == pytest.approx((-1.0, 2.0))
+    lines.clear()
+    assert lines._compute_bounds(2, None) is None
+
+
+def test_part_changes_ask_for_one_redraw_per_picture(canvas):
+    canvas, view = canvas
+    lines = PartSegments(parent=view.scene)
+    requests = []
+    canvas._on_change = lambda: requests.append(1)
+    segment = np.array([[0.0, 0.0, 0.0], [0.1, 0.0, 0.0]])
+    for key in "abc":
+        lines.set_part(key, segment, (1.0, 1.0, 1.0, 1.0))
+    assert len(requests) == 1
+    rendered(canvas)
+    requests.clear()
+    lines.remove("a")
+    lines.set_part("b", segment * 2, (1.0, 1.0, 1.0, 1.0))
+    assert len(requests) == 1  # and the picture after it shows every change
+    assert lines.keys() == ["b", "c"]
+
+
+def test_caption_sits_on_its_anchor_at_screen_size_whatever_the_view(qtbot):
+    import pyqtgraph as pg
+
+    widget = pg.GraphicsLayoutWidget()
+    widget.resize(300, 300)
+    box = widget.addViewBox(invertY=False)
+    box.setRange(xRange=(0, 10), yRange=(0, 10), padding=0)
+    caption = CaptionItem("left\n16.6 mm mean", (255, 0, 0), anchor=(0.5, 1.0))
+    caption.setPos(5, 5)
+    box.addItem(caption, ignoreBounds=True)
+    widget.show()
+    qtbot.waitExposed(widget)
+    assert caption.toPlainText() == "left\n16.6 mm mean"
+
+    def on_screen() -> QtCore.QRectF:
+        # Where it is drawn: an item that ignores transformations is placed by its device transform.
+        return caption.deviceTransform(widget.viewportTransform()).mapRect(caption.boundingRect())
+
+    anchor = widget.mapFromScene(box.mapViewToScene(QtCore.QPointF(5, 5)))
+    rect = on_screen()
+    assert rect.center().x() == pytest.approx(anchor.x(), abs=1.5) and rect.bottom() == pytest.approx(anchor.y(), abs=1.5)
+    size = rect.size()
+    box.setRange(xRange=(4, 6), yRange=(4, 6), padding=0)  # zoomed in 5x: same size, same anchor
+    box.invertY(True)
+    rect = on_screen()
+    assert rect.size().width() == pytest.approx(size.width(), abs=1) and rect.size().height() == pytest.approx(size.height(), abs=1)
+    anchor = widget.mapFromScene(box.mapViewToScene(QtCore.QPointF(5, 5)))
+    assert rect.center().x() == pytest.approx(anchor.x(), abs=1.5) and rect.bottom() == pytest.approx(anchor.y(), abs=1.5)
+    caption.setText("right")
+    assert on_screen().width() < size.width()
 
 
 def test_skeleton_segments_keep_only_bones_with_both_ends_visible():
