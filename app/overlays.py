@@ -165,6 +165,10 @@ class CaptionItem(QtWidgets.QGraphicsSimpleTextItem):
     def toPlainText(self) -> str:
         return self.text()
 
+    def set_rgb(self, rgb: tuple[int, int, int]) -> None:
+        if self.brush().color().getRgb()[:3] != tuple(rgb):
+            self.setBrush(QtGui.QColor(*rgb))
+
     def setText(self, text: str) -> None:
         if text == self.text():
             return

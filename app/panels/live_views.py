@@ -13,7 +13,7 @@ import torch
 from PySide6 import QtWidgets
 
 from app.live_session import STAGES, LivePrediction, LiveStats, RateMeter, RollingMean
-from app.overlays import GROUND_TRUTH, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, GreyImage, SkeletonOverlay, pixels_in_view, plain_background
+from app.overlays import GROUND_TRUTH, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, CaptionItem, GreyImage, SkeletonOverlay, pixels_in_view, plain_background
 from app.session import Session
 from app.style import HAND_RGB, PANEL_BACKGROUND_RGB
 from umetrack.hand import fk
@@ -78,7 +78,7 @@ class LiveViewsPanel(QtWidgets.QWidget):
         self.display_rate = RateMeter()
         self.render_ms = RollingMean()
         self.image_items: list[GreyImage] = []
-        self.title_items: list[pg.TextItem] = []
+        self.title_items: list[CaptionItem] = []
         self.overlay_items: list[SkeletonOverlay] = []
         """Per view: GT (coloured) and predicted (white, dashed) skeletons, layers (GROUND_TRUTH or PREDICTED, hand)."""
         self.prediction_pixels: dict[tuple[int, int], np.ndarray] = {}
@@ -111,9 +111,9 @@ class LiveViewsPanel(QtWidgets.QWidget):
             box = self.graphics.addViewBox(row=view // columns, col=view % columns, lockAspect=True, invertY=True, enableMenu=False)
             image = GreyImage(model.width, model.height)
             box.addItem(image)
-            title = pg.TextItem(self._title(view), color=(220, 220, 220), anchor=(0, 0))
+            title = CaptionItem(self._title(view), (220, 220, 220))
             title.setPos(4, model.height - 24)
-            box.addItem(title)
+            box.addItem(title, ignoreBounds=True)
             overlay = SkeletonOverlay(model.width, model.height)
             box.addItem(overlay)
             box.setRange(xRange=(0, model.width), yRange=(0, model.height), padding=0.01)

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 import torch
 from PySide6 import QtCore, QtWidgets
 
-from app.overlays import GROUND_TRUTH, GT_LANDMARK_COLOURS, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, GreyImage, SkeletonOverlay, pixels_in_view, plain_background
+from app.overlays import GROUND_TRUTH, GT_LANDMARK_COLOURS, GT_SKELETON_PENS, PREDICTED, PREDICTION_SKELETON_PEN, CaptionItem, GreyImage, SkeletonOverlay, pixels_in_view, plain_background
 from app.session import FrameChunks, Session, landmarks_chunk
 from app.style import PANEL_BACKGROUND_RGB
 from app.workers import FrameLoader
@@ -65,7 +65,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
         self.overlay_items: list[SkeletonOverlay] = []
         """Per view: the GT (coloured, with landmark dots) and predicted (white, dashed) skeletons,
         layers (GROUND_TRUTH or PREDICTED, hand)."""
-        self.title_items: list[pg.TextItem] = []
+        self.title_items: list[CaptionItem] = []
         self.displayed_frame: int | None = None
         self.overlay_pixels: dict[tuple[int, int], np.ndarray] = {}
         """(view, hand) -> (21, 2) GT landmark pixels drawn at the playhead (NaN where not visible)."""
@@ -111,9 +111,9 @@ class ViewsGridPanel(QtWidgets.QWidget):
             model = recording.camera_models[view]
             image = GreyImage(model.width, model.height)
             box.addItem(image)
-            title = pg.TextItem(recording.view_labels[view] if view < len(recording.view_labels) else f"view {view}", color=(220, 220, 220), anchor=(0, 0))
+            title = CaptionItem(recording.view_labels[view] if view < len(recording.view_labels) else f"view {view}", (220, 220, 220))
             title.setPos(4, 4)
-            box.addItem(title)
+            box.addItem(title, ignoreBounds=True)
             overlay = SkeletonOverlay(model.width, model.height)
             box.addItem(overlay)
             box.setRange(xRange=(0, model.width), yRange=(0, model.height), padding=0.01)
@@ -190,8 +190,8 @@ class ViewsGridPanel(QtWidgets.QWidget):
         recording = self.session.recording
         label = recording.view_labels[view] if view < len(recording.view_labels) else f"view {view}"
         text = f"{label}: no image (camera missing)" if missing_image else label
-        if self.title_items[view].toPlainText() != text:
-            self.title_items[view].setText(text, color=(255, 170, 60) if missing_image else (220, 220, 220))
+        self.title_items[view].setText(text)
+        self.title_items[view].set_rgb((255, 170, 60) if missing_image else (220, 220, 220))
 
     def _draw_overlays(self) -> None:
         """Put ``overlay_pixels`` and ``prediction_pixels`` on the view boxes' items."""
