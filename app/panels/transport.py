@@ -5,9 +5,17 @@ speed; decoding coalesces behind it, so a slow decoder drops frames instead of l
 views (``follow_display``), playback also waits for the frame it asked for to be shown before moving
 on: every panel redraws on each playhead move, and moves the images cannot keep up with would only
 be drawn in overlays over stale images, costing the time the next shown frame needs.
+
+The timer is single-shot, set for the moment the next frame is due, and a frame shown after its
+successor was due moves on at once: with a periodic timer (every half frame) a frame that was shown
+waited up to half a frame for the next tick, and a machine that draws a frame in 25-30 ms dropped
+every tenth frame at 1x for lack of that time. A few frames behind the clock, playback shows the
+next frame instead of skipping (``CATCH_UP_FRAMES``).
 """
 
 from __future__ import annotations
+
+import math
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -17,6 +25,10 @@ from app.style import fix_label_size
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 SHUTTLE_SPEEDS = (1.0, 2.0, 4.0, 8.0)
 DEFAULT_FPS = 30.0
+CATCH_UP_FRAMES = 3
+"""Playback this many frames or fewer behind the clock shows the next frame rather than skipping to
+the clock's: a frame that took a little longer to draw is followed by every frame, and the faster
+ones after it catch up. Further behind (a machine that cannot keep up with the speed), it skips."""
 MAX_DISPLAY_WAIT_MS = 500
 """Playback moves on without the display after this long (a frame that failed to decode never shows)."""
 
@@ -32,6 +44,8 @@ class TransportPanel(QtWidgets.QWidget):
         self.direction = 0  # -1 reverse, 0 paused, +1 forward
         self.speed = 1.0
         self.timer = QtCore.QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
         self._elapsed = QtCore.QElapsedTimer()
         self._start_frame = 0
@@ -110,6 +124,8 @@ class TransportPanel(QtWidgets.QWidget):
     def _on_frame_displayed(self, frame: int) -> None:
         if frame == self._awaiting_display:
             self._awaiting_display = None
+            if self.playing:
+                self._tick()  # the next frame may be due already: no waiting for the timer
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -163,7 +179,7 @@ class TransportPanel(QtWidgets.QWidget):
         self.direction = direction
         self.play_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPause))
         self._restart_clock()
-        self.timer.start(max(1, int(500 / (self.fps * self.speed))))
+        self._schedule_tick()
 
     def pause(self) -> None:
         self.direction = 0
@@ -187,10 +203,15 @@ class TransportPanel(QtWidgets.QWidget):
         self._elapsed.start()
         self._start_frame = self.session.playhead
 
+    def _clock_frame(self) -> int:
+        """The frame the wall clock says is due (frames since play started, at the speed)."""
+        return self._start_frame + self.direction * int(self._elapsed.elapsed() / 1000.0 * self.fps * self.speed)
+
     def _tick(self) -> None:
         # Frame from wall-clock time, so playback keeps real time whatever the timer jitter.
-        advanced = int(self._elapsed.elapsed() / 1000.0 * self.fps * self.speed)
-        target = self._start_frame + self.direction * advanced
+        target = self._clock_frame()
+        if 0 < self.direction * (target - self.session.playhead) <= CATCH_UP_FRAMES:
+            target = self.session.playhead + self.direction
         last = self.session.num_frames - 1
         # The end in the direction of play (a first tick within one frame of starting at 0 is not one).
         if (self.direction > 0 and target >= last) or (self.direction < 0 and target <= 0):
@@ -198,8 +219,27 @@ class TransportPanel(QtWidgets.QWidget):
             self.pause()
             return
         if self._awaiting_display is not None and self._awaiting_since.elapsed() < MAX_DISPLAY_WAIT_MS:
-            return  # the frame asked for last is not on screen yet: skip this tick rather than pile up
+            # The frame asked for last is not on screen yet: hold rather than pile up moves; its
+            # display ticks again, and the timer gives up on it after MAX_DISPLAY_WAIT_MS.
+            self._schedule_tick()
+            return
         if target != self.session.playhead and self._paced_by_display and self.session.recording.has_images:
             self._awaiting_display = target
             self._awaiting_since.start()
         self.session.seek(target)
+        if self.playing:
+            self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        """Tick when the frame after the clock's current one is due (or at the give-up time, while
+        waiting for the display; the display's own tick usually comes first)."""
+        if self._awaiting_display is not None:
+            self.timer.start(max(1, MAX_DISPLAY_WAIT_MS - int(self._awaiting_since.elapsed())))
+            return
+        if self.direction * (self._clock_frame() - self.session.playhead) > 0:
+            self.timer.start(1)  # behind the clock (not paced by a display): catch up
+            return
+        rate = self.fps * self.speed
+        elapsed_ms = self._elapsed.elapsed()
+        next_due_ms = (int(elapsed_ms / 1000.0 * rate) + 1) * 1000.0 / rate
+        self.timer.start(max(1, math.ceil(next_due_ms - elapsed_ms)))

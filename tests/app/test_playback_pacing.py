@@ -76,6 +76,39 @@ def test_playback_waits_for_the_frame_on_screen_before_moving_on(main_window, vi
     window.transport.pause()
 
 
+def test_a_frame_shown_late_moves_playback_on_at_once(main_window, video, qtbot):
+    """When the frame asked for reaches the screen after its successor was due, playback asks for the
+    successor right then, not at the timer's next tick; and the timer is set for the next frame's due time."""
+    from app.panels.transport import CATCH_UP_FRAMES
+
+    _recording, path = video
+    window = main_window
+    window.open_recording(path)
+    qtbot.waitUntil(lambda: window.views.displayed_frame == 0, timeout=5000)
+    window.views.loader.loaded.disconnect(window.views._on_loaded)  # frames decode but never show
+    transport = window.transport
+    transport.play(1)
+    interval_ms = 1000.0 / (transport.fps * transport.speed)
+    assert transport.timer.isSingleShot() and 0 < transport.timer.remainingTime() <= interval_ms + 1
+    qtbot.waitUntil(lambda: window.session.playhead > 0, timeout=2000)
+    asked = window.session.playhead
+    assert transport._awaiting_display == asked
+    qtbot.wait(int(3 * interval_ms))  # its successors fall due while it is not shown
+    assert window.session.playhead == asked
+
+    def clock_ahead_by(frames: int) -> None:
+        transport._start_frame += window.session.playhead + frames - transport._clock_frame()
+
+    clock_ahead_by(2)
+    window.views.frame_shown.emit(asked)  # shown now, late: moves on within the display's own call,
+    assert window.session.playhead == asked + 1  # to the next frame (a little behind: nothing skipped)
+    clock_ahead_by(CATCH_UP_FRAMES + 3)  # far behind: skips to the clock's frame to stay in real time
+    window.views.frame_shown.emit(asked + 1)
+    assert abs(window.session.playhead - (asked + 1 + CATCH_UP_FRAMES + 3)) <= 1 < window.session.num_frames - window.session.playhead
+    transport.pause()
+    assert not transport.timer.isActive()
+
+
 def test_overlays_reach_the_screen_with_their_images(main_window, video, qtbot):
     _recording, path = video
     window = main_window
