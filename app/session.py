@@ -121,8 +121,8 @@ _BACKGROUND: list[ThreadPoolExecutor] = []
 
 def _background() -> ThreadPoolExecutor:
     """The one thread that computes chunks ahead (one is enough: a chunk takes a few milliseconds, and
-    the GUI thread needs the other core). Its tensor ops run single-threaded: intra-op threads would
-    take that other core from the GUI thread for ops too small to gain from them."""
+    the GUI thread needs the other core). Its tensor ops run single-threaded, as the GUI thread's do, so
+    the chunks never take more than their one core."""
     if not _BACKGROUND:
         _BACKGROUND.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="frame-chunks", initializer=torch.set_num_threads, initargs=(1,)))
     return _BACKGROUND[0]

@@ -8,8 +8,8 @@ be drawn in overlays over stale images, costing the time the next shown frame ne
 
 The timer is single-shot, set for the moment the next frame is due, and a frame shown after its
 successor was due moves on at once: with a periodic timer (every half frame) a frame that was shown
-waited up to half a frame for the next tick, and a machine that draws a frame in 25-30 ms dropped
-every tenth frame at 1x for lack of that time. A few frames behind the clock, playback shows the
+waited up to half a frame for the next tick, and a machine that draws a frame in 27-30 ms dropped
+2-12 % of the frames at 1x for lack of that time. A few frames behind the clock, playback shows the
 next frame instead of skipping (``CATCH_UP_FRAMES``).
 """
 
