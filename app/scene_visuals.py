@@ -129,12 +129,16 @@ class _PartsVisual(Visual):
     def _prepare_transforms(view) -> None:
         view.view_program.vert["transform"] = view.transforms.get_transform()
 
+    def _drawn_parts(self) -> tuple[list[tuple[np.ndarray, ...]], np.ndarray | None]:
+        """The parts that draw something, in key order, and their (P, 3) positions one after the other
+        (None when there are none). Every part's first array holds its positions."""
+        parts = [part for part in (self._parts[key] for key in self.keys()) if len(part[0])]
+        return parts, (_stacked([part[0] for part in parts]) if parts else None)
+
     def _prepare_draw(self, view):
         self._redraw_requested = False
         if self._dirty:
-            # Every part's first array holds its positions; a part without any draws nothing.
-            parts = [part for part in (self._parts[key] for key in self.keys()) if len(part[0])]
-            positions = _stacked([part[0] for part in parts]) if parts else None
+            parts, positions = self._drawn_parts()
             if positions is not None:
                 self._upload(positions, parts)
             self._drawn, self._bounds = positions, None
@@ -146,14 +150,14 @@ class _PartsVisual(Visual):
         raise NotImplementedError
 
     def _compute_bounds(self, axis: int, view):
-        if self._dirty:  # not drawn since the last change: the parts as they are now
-            positions = [part[0] for part in self._parts.values() if len(part[0])]
-            self._drawn, self._bounds = (_stacked(positions) if positions else None), None
-        if self._drawn is None:
-            return None
-        if self._bounds is None:
-            self._bounds = np.stack([np.nanmin(self._drawn, 0), np.nanmax(self._drawn, 0)])
-        return float(self._bounds[0, axis]), float(self._bounds[1, axis])
+        if self._dirty:  # changed since the last picture: the parts as they are now
+            positions = self._drawn_parts()[1]
+            bounds = None if positions is None else _min_max(positions)
+        else:
+            if self._bounds is None and self._drawn is not None:
+                self._bounds = _min_max(self._drawn)
+            bounds = self._bounds
+        return None if bounds is None else (float(bounds[0, axis]), float(bounds[1, axis]))
 
 
 class PartMeshVisual(_PartsVisual):
@@ -237,6 +241,11 @@ class PartSegmentsVisual(_PartsVisual):
     def _upload(self, positions, parts) -> None:
         self._positions.set_data(positions)
         self._colors.set_data(_stacked([p[1] for p in parts]))
+
+
+def _min_max(positions: np.ndarray) -> np.ndarray:
+    """(2, 3) per-axis min and max of (P, 3) positions, NaN skipped."""
+    return np.stack([np.nanmin(positions, 0), np.nanmax(positions, 0)])
 
 
 def _stacked(arrays: list[np.ndarray]) -> np.ndarray:

@@ -111,7 +111,7 @@ class ViewsGridPanel(QtWidgets.QWidget):
             model = recording.camera_models[view]
             image = GreyImage(model.width, model.height)
             box.addItem(image)
-            title = CaptionItem(recording.view_labels[view] if view < len(recording.view_labels) else f"view {view}", (220, 220, 220))
+            title = CaptionItem()  # its text and colour: _set_title, at the playhead below
             title.setPos(4, 4)
             box.addItem(title, ignoreBounds=True)
             overlay = SkeletonOverlay(model.width, model.height)
