@@ -69,6 +69,7 @@ def _train(args: argparse.Namespace) -> int:
         crop_noise_scale=args.crop_noise,
         batch_norm_recalibration=args.bn_batches,
         pinch_weight=TrainConfig.pinch_weight if args.pinch_weight is None else args.pinch_weight,
+        freeze_image_encoder=args.freeze_image_encoder,
     )
     model = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
     source = _training_data(model, args.seed, config.crop_noise_scale)
@@ -259,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="scale of the crop-placement perturbations (1: 8 mm / 0.08 rad; larger trains recovery from tracking errors)")  # fmt: skip
     train.add_argument("--pinch-weight", type=float, help="weight of the pinch loss (default: the paper's 0.4)")
     train.add_argument("--init-from", help="start a new run from these weights (weights.pt of an earlier run, same encoder)")
+    train.add_argument("--freeze-image-encoder", action="store_true",
+                       help="keep --init-from's image encoder fixed (eval mode, no gradients) and train the rest: "
+                       "~3x cheaper steps, for longer temporal unrolls on a CPU")  # fmt: skip
     train.add_argument("--bn-batches", type=int, default=50,
                        help="batches whose average BatchNorm statistics replace the running ones when the schedule ends (0: keep)")  # fmt: skip
     train.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")

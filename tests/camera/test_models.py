@@ -271,7 +271,11 @@ def test_camera_world_projection_and_visibility():
     assert torch.allclose(camera.world_to_eye(world), eye, atol=1e-12)
     assert torch.allclose(camera.T_camera_from_world @ T_world_from_camera, torch.eye(4, dtype=torch.float64), atol=1e-12)
     pixels, _ = camera.project_world(world)
-    assert torch.allclose(pixels, camera.model.project(eye)[0], atol=1e-9)
+    # Points in front only: the one on the optical axis behind the camera has no defined pixel (its
+    # direction in the image, x/r and y/r at r = 0, comes from ~1e-17 rounding of the world round trip,
+    # which differs between CPUs); it is reported not visible below.
+    front = eye[:, 2] > 0
+    assert torch.allclose(pixels[front], camera.model.project(eye)[0][front], atol=1e-9)
     # centre: visible; off-centre: visible; behind: not (z < 0); far to the side: off the image
     assert camera.visible(world).tolist() == [True, True, False, False]
 

@@ -210,3 +210,24 @@ def test_a_checkpoint_written_before_a_config_field_existed_still_resumes(hand_m
     torch.save(document, tmp_path / "checkpoint.pt")
     net = train(config, NoiseSource(), hand_model, tmp_path)
     assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 4 and net is not None
+
+
+def test_a_frozen_image_encoder_keeps_its_weights_and_statistics_while_the_rest_learns(hand_model, tmp_path):
+    train(_config(steps=2), NoiseSource(), hand_model, tmp_path / "first")
+    initial = read_checkpoint(tmp_path / "first" / "weights.pt")["model"]
+    config = _config(steps=4, seed=5, freeze_image_encoder=True)
+    net = train(config, NoiseSource(seed=1), hand_model, tmp_path / "frozen", init_weights=tmp_path / "first" / "weights.pt")
+    exported = read_checkpoint(tmp_path / "frozen" / "weights.pt")["model"]
+    encoder = "_feature_extractor._image_backbone."
+    frozen = [name for name in initial if name.startswith(encoder)]
+    assert any("running_mean" in name for name in frozen) and any(name.endswith("conv1.weight") for name in frozen)
+    for name in frozen:  # weights and BatchNorm statistics, through training and the final recalibration
+        torch.testing.assert_close(exported[name], initial[name], rtol=0, atol=0, msg=name)
+    trained = ["_feature_extractor._multi_view_fusion.0.weight", "_temporal._temporal_module.0.weight", "_regressor_k._pose_regression_layers.2.weight"]
+    for name in trained:
+        assert not torch.equal(exported[name], initial[name]), name
+    recalibrated = "_regressor_k._pose_regression_layers.0.bn1.running_mean"
+    assert not torch.equal(exported[recalibrated], initial[recalibrated])
+    assert net._feature_extractor._image_backbone.training is False and net._temporal.training
+    with pytest.raises(ValueError, match="init_weights"):
+        train(config, NoiseSource(), hand_model, tmp_path / "nothing_to_keep")

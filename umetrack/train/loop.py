@@ -69,6 +69,12 @@ class TrainConfig:
     """Weight of L_pinch (the paper's 0.4). The hinge acts on one distance while the pose loss sums 21
     landmarks, so at 0.4 it is ~2 % of the loss; the first GPU model predicted pinch poses open
     (median thumb-index distance 44 mm where the truth is 5 mm), so runs may raise it."""
+    freeze_image_encoder: bool = False
+    """Train everything but the image encoder (backbone + 1x1 projection): it runs in eval mode
+    without gradients, so its weights and BatchNorm statistics stay those of ``init_weights``. A
+    step then costs the encoder's forward pass only (~1/3 of a full step), which buys the temporal
+    module longer unrolls per CPU-hour; the fusion, temporal module, skeleton encoder and regressors
+    still learn, and the schedule's BatchNorm recalibration leaves the encoder's statistics alone."""
     crop_noise_scale: float = 1.0
     """Multiplies the synthetic data's crop-placement noise (``SyntheticDataConfig``): crops placed
     from poses as wrong as the model's own predictions teach it to recover instead of drifting."""
@@ -180,7 +186,13 @@ def sequence_losses(
     return StepResult(loss, {"loss": loss.item(), **metrics, "temporal": temporal.item()})
 
 
-def recalibrate_batch_norm(net: nn.Module, hand_model: HandModel, batches: Iterable[TrainBatch], autocast_dtype: torch.dtype | None = None) -> int:
+def recalibrate_batch_norm(
+    net: nn.Module,
+    hand_model: HandModel,
+    batches: Iterable[TrainBatch],
+    autocast_dtype: torch.dtype | None = None,
+    keep: nn.Module | None = None,
+) -> int:
     """Set every BatchNorm layer's running statistics to their exact average over ``batches``.
 
     Running statistics are an exponential average over batches seen while the weights were still
@@ -188,19 +200,23 @@ def recalibrate_batch_norm(net: nn.Module, hand_model: HandModel, batches: Itera
     different normalisation at inference than in training (measured on the first CPU model: 43 mm
     MPJPE in eval mode against 36 mm in training mode on the same crops). Forward passes in
     training mode without gradients, with ``momentum=None`` (cumulative average), fix that
-    without touching any weight. Returns the number of batches used; the network's mode is restored.
+    without touching any weight. ``keep`` (a frozen image encoder) runs in eval mode and keeps its
+    statistics. Returns the number of batches used; every module's mode is restored.
     """
     batches = iter(batches)
     first = next(batches, None)
     if first is None:  # checked before the statistics are reset, so they are never left empty
         raise ValueError("recalibrate_batch_norm needs at least one batch")
-    was_training = net.training
-    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    modes = {m: m.training for m in net.modules()}
+    kept = set(keep.modules()) if keep is not None else set()
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m not in kept]
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None
     net.train()
+    if keep is not None:
+        keep.eval()
     count = 0
     with torch.no_grad():
         for batch in itertools.chain([first], batches):
@@ -208,7 +224,8 @@ def recalibrate_batch_norm(net: nn.Module, hand_model: HandModel, batches: Itera
             count += 1
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
-    net.train(was_training)
+    for m, training in modes.items():
+        m.train(training)
     return count
 
 
@@ -266,14 +283,19 @@ def train(
     """
     device = torch.device(device)
     out_dir = Path(out_dir)
+    checkpoint_path = out_dir / CHECKPOINT_NAME
     ddp = init_distributed(device)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     net = make_network(config.encoder).to(device)
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    frozen = frozen_image_encoder(net, config)
+    if frozen is not None:
+        if init_weights is None and not checkpoint_path.exists():
+            raise ValueError("freeze_image_encoder needs init_weights (a trained encoder to keep)")
+        frozen.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=config.learning_rate)
     start_step = 0
-    checkpoint_path = out_dir / CHECKPOINT_NAME
     if checkpoint_path.exists():
         document = read_checkpoint(checkpoint_path)
         # Compared as configs, so a checkpoint written before a field existed still resumes at its default.
@@ -298,6 +320,8 @@ def train(
     end_step = config.steps if stop_after is None else min(config.steps, start_step + stop_after)
     log_path = out_dir / LOG_NAME
     net.train()
+    if frozen is not None:
+        frozen.eval()
     batches = prefetched_batches(source, range(start_step, end_step), ddp.rank, config.sequences_per_batch, config.sequence_length, data_workers)
     started = time.perf_counter()
     for step, batch in zip(range(start_step, end_step), batches):
@@ -331,7 +355,7 @@ def train(
         # over batches never trained on, each from a different block of sequences.
         extra = spread_steps(config.steps, config.batch_norm_recalibration, steps_per_block(source))
         calibration = prefetched_batches(source, extra, ddp.rank, config.sequences_per_batch, config.sequence_length, data_workers)
-        recalibrate_batch_norm(net, hand_model, (b.to(device) for b in calibration), autocast_dtype)
+        recalibrate_batch_norm(net, hand_model, (b.to(device) for b in calibration), autocast_dtype, keep=frozen)
         if ddp.world_size > 1:
             _broadcast_state(net, buffers_only=True)
     if ddp.is_main and end_step > start_step:  # every call, time-boxed or not, leaves usable weights
@@ -339,6 +363,11 @@ def train(
     if ddp.world_size > 1:
         dist.barrier()
     return net
+
+
+def frozen_image_encoder(net: UmeTrackNet, config: TrainConfig) -> nn.Module | None:
+    """The module ``config.freeze_image_encoder`` keeps fixed (the image backbone), or None."""
+    return net._feature_extractor._image_backbone if config.freeze_image_encoder else None
 
 
 class _StepBlocks(torch.utils.data.Dataset):
