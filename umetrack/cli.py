@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--init-from", help="start a new run from these weights (weights.pt of an earlier run, same encoder)")
     train.add_argument("--freeze-image-encoder", action="store_true",
                        help="keep --init-from's image encoder fixed (eval mode, no gradients) and train the rest: "
-                       "~3x cheaper steps, for longer temporal unrolls on a CPU")  # fmt: skip
+                       "no backward pass through the encoder, for longer temporal unrolls on a CPU")  # fmt: skip
     train.add_argument("--bn-batches", type=int, default=50,
                        help="batches whose average BatchNorm statistics replace the running ones when the schedule ends (0: keep)")  # fmt: skip
     train.add_argument("--hand-model", help="base hand model JSON (default: the bundled one)")
