@@ -36,3 +36,10 @@ def test_recalibrate_bn_rewrites_only_batchnorm_statistics(tmp_path, capsys):
     changed = {k for k in before["model"] if not torch.equal(before["model"][k], after["model"][k])}
     assert changed and all(k.endswith(("running_mean", "running_var", "num_batches_tracked")) for k in changed)
     assert "_feature_extractor._image_backbone.0._layers.0.1.running_mean" in changed
+    # Weights whose run froze the image encoder keep its statistics; the rest is recalibrated.
+    frozen = tmp_path / "frozen.pt"
+    export_weights(make_network("light"), TrainConfig(encoder="light", sequences_per_batch=2, sequence_length=2, freeze_image_encoder=True), frozen)
+    assert main(["recalibrate-bn", "--model", str(frozen), "--out", str(out), "--batches", "2"]) == 0
+    before, after = read_checkpoint(frozen), read_checkpoint(out)
+    changed = {k for k in before["model"] if not torch.equal(before["model"][k], after["model"][k])}
+    assert changed and not any(k.startswith("_feature_extractor._image_backbone.") for k in changed)

@@ -98,7 +98,7 @@ def _recalibrate_bn(args: argparse.Namespace) -> int:
 
     from umetrack.hand.io import load_hand_model
     from umetrack.model.checkpoint import read_checkpoint
-    from umetrack.train.loop import (TrainConfig, autocast_dtype_for, export_weights, load_trained_network,
+    from umetrack.train.loop import (TrainConfig, autocast_dtype_for, export_weights, frozen_image_encoder, load_trained_network,
                                      recalibrate_batch_norm, spread_steps, steps_per_block)  # fmt: skip
 
     net, config = load_trained_network(args.model)
@@ -112,7 +112,9 @@ def _recalibrate_bn(args: argparse.Namespace) -> int:
                 yield source.batch(step, 0, config.sequences_per_batch, config.sequence_length)
                 bar.update(1)
 
-        recalibrate_batch_norm(net, model.to(torch.float32), batches(), autocast_dtype_for(config.precision, torch.device("cpu")))
+        # Weights trained with a frozen image encoder keep its statistics, as their own schedule's end did.
+        recalibrate_batch_norm(net, model.to(torch.float32), batches(), autocast_dtype_for(config.precision, torch.device("cpu")),
+                               keep=frozen_image_encoder(net, config))  # fmt: skip
     step = read_checkpoint(args.model).get("step")
     export_weights(net, config, args.out, step)
     print(f"wrote {args.out} (BatchNorm statistics averaged over {args.batches} batches, data seed {args.seed})")
