@@ -144,6 +144,18 @@ def test_bf16_autocast_trains_with_geometry_in_full_precision(hand_model, tmp_pa
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
 
 
+def test_auto_precision_uses_bf16_only_where_the_cpu_runs_it_natively(monkeypatch):
+    from umetrack.train import loop
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(loop, "cpu_has_fast_bf16", lambda: False)
+    assert loop.autocast_dtype_for("auto", cpu) is None
+    assert loop.autocast_dtype_for("bf16", cpu) is torch.bfloat16  # asked for explicitly: still honoured
+    monkeypatch.setattr(loop, "cpu_has_fast_bf16", lambda: True)
+    assert loop.autocast_dtype_for("auto", cpu) is torch.bfloat16
+    assert loop.autocast_dtype_for("fp32", cpu) is None
+
+
 def _eval_mode_error(net, hand_model, batch) -> float:
     net.eval()
     with torch.no_grad():

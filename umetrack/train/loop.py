@@ -59,7 +59,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     log_every: int = 10
     precision: str = "auto"
-    """"fp32", "bf16", "fp16" or "auto" (bf16 where supported, fp32 otherwise)."""
+    """"fp32", "bf16", "fp16" or "auto" (bf16 where it is native: CUDA, or a CPU with oneDNN bf16 kernels; fp32 otherwise)."""
     channels_last: bool = True
     gradient_clip: float = 5.0
     batch_norm_recalibration: int = 50
@@ -110,7 +110,14 @@ def autocast_dtype_for(precision: str, device: torch.device) -> torch.dtype | No
         return torch.bfloat16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16
+    # Without oneDNN's bf16 kernels (AVX2-only CPUs) bf16 is emulated: a frozen-encoder training
+    # step measured 77 s against 15 s in fp32 on a 2-core AMD EPYC.
+    return torch.bfloat16 if cpu_has_fast_bf16() else None
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU runs bf16 convolutions natively (oneDNN's test: AVX512-BF16, AMX or AVX512-core)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 @dataclass
