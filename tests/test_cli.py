@@ -43,3 +43,26 @@ def test_recalibrate_bn_rewrites_only_batchnorm_statistics(tmp_path, capsys):
     before, after = read_checkpoint(frozen), read_checkpoint(out)
     changed = {k for k in before["model"] if not torch.equal(before["model"][k], after["model"][k])}
     assert changed and not any(k.startswith("_feature_extractor._image_backbone.") for k in changed)
+
+
+def test_encode_crops_then_train_from_the_features_as_a_user_would(tmp_path, capsys):
+    from umetrack.model.checkpoint import read_checkpoint
+    from umetrack.train.loop import TrainConfig, export_weights, make_network
+
+    weights = tmp_path / "weights.pt"
+    export_weights(make_network("light"), TrainConfig(encoder="light", sequences_per_batch=2, sequence_length=2), weights, step=7)
+    cache = tmp_path / "cache"
+    encode = ["encode-crops", "--model", str(weights), "--out", str(cache), "--batch", "2", "--length", "3", "--workers", "0"]
+    assert main([*encode, "--batches", "2"]) == 0
+    assert main([*encode, "--batches", "3"]) == 0  # grows the same cache by one batch
+    out = capsys.readouterr().out
+    assert "3 batches of 2 x 3 frames (1 encoded now)" in out and f"--features {cache}" in out
+    assert json.loads((cache / "cache.json").read_text())["steps"] == [0, 1, 2]
+
+    run = tmp_path / "run"
+    command = ["train", "--out", str(run), "--encoder", "light", "--features", str(cache), "--init-from", str(weights),
+               "--batch", "2", "--length", "3", "--steps", "3", "--bn-batches", "1", "--precision", "fp32"]  # fmt: skip
+    assert main(command) == 2  # without --freeze-image-encoder
+    assert "--freeze-image-encoder" in capsys.readouterr().err
+    assert main([*command, "--freeze-image-encoder"]) == 0
+    assert read_checkpoint(run / "weights.pt")["step"] == 3

@@ -42,3 +42,8 @@ class InvalidCameraError(UmeTrackError, ValueError):
 
 class CropError(UmeTrackError, ValueError):
     """A perspective crop cannot be built (points behind the camera, degenerate focal length)."""
+
+
+class TrainingSetupError(UmeTrackError, ValueError):
+    """A training run cannot start as asked: a run folder of another config, data the network cannot
+    use (features of another image encoder), a frozen encoder without weights to keep."""

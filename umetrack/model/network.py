@@ -133,23 +133,34 @@ class FeatureExtractor(nn.Module):
         Returns:
             (B, 72, 6, 6)
         """
-        batch = images.shape[0]
+        return self.fuse_views(self.encode_crops(images, num_views), focal, extrinsics, num_views)
+
+    def encode_crops(self, images: torch.Tensor, num_views: torch.Tensor) -> torch.Tensor:
+        """The image encoder alone: (B, 2, 96, 96) crops in [0, 1] -> per-view features (B, 2, 72, 6, 6),
+        zeros in slot 1 of one-view hands. What ``umetrack encode-crops`` caches for training the rest."""
         two = num_views == 2
         # One backbone call over every crop of the batch: BatchNorm then normalises one population
         # in training, as it does at inference, instead of separate 1-view and 2-view sub-batches
         # whose statistics differ from the running ones (an eval-mode depth bias of ~25 mm).
         used = torch.stack([torch.ones_like(two), two], dim=1)  # (B, 2)
         features = self._image_backbone(images[used][:, None])  # (crops, 72, 6, 6), row-major (hand, view)
-        per_view = features.new_zeros(batch, 2, *features.shape[1:])
+        per_view = features.new_zeros(images.shape[0], 2, *features.shape[1:])
         per_view[used] = features
-        z = images.new_empty(batch, FEATURE_CHANNELS, FEATURE_SIZE, FEATURE_SIZE, dtype=torch.float32)
+        return per_view
+
+    def fuse_views(self, per_view: torch.Tensor, focal: torch.Tensor, extrinsics: torch.Tensor, num_views: torch.Tensor) -> torch.Tensor:
+        """FTL + 2-view fusion of ``encode_crops``' output (B, 2, 72, 6, 6) -> z3d (B, 72, 6, 6); the
+        other arguments as in ``forward``."""
+        batch = per_view.shape[0]
+        two = num_views == 2
+        z = per_view.new_empty(batch, FEATURE_CHANNELS, FEATURE_SIZE, FEATURE_SIZE, dtype=torch.float32)
         S0 = focal_scale_transform(focal[:, 0])
         one = ~two
         if one.any():
             z[one] = feature_transform(per_view[one, 0], S0[one])
         if two.any():
             pair = per_view[two]  # (B2, 2, 72, 6, 6)
-            with full_precision(images.device):
+            with full_precision(per_view.device):
                 S = focal_scale_transform(focal[two].float())  # (B2, 2, 4, 4)
                 E = extrinsics[two].float()
                 # A_i = S0^-1 E0 Ei^-1 Si: view i's scaled space -> view 0's scaled space (A_0 = I).
@@ -328,6 +339,13 @@ class UmeTrackNet(nn.Module):
         """Encoder + FTL + fusion: z3d (B, 72, 6, 6). Independent of time, so training runs it once
         over all steps of a batch of sequences (B = sequences x steps)."""
         return self._feature_extractor(images, focal, extrinsics, num_views)
+
+    def spatial_features_from_crop_features(
+        self, crop_features: torch.Tensor, focal: torch.Tensor, extrinsics: torch.Tensor, num_views: torch.Tensor
+    ) -> torch.Tensor:
+        """``spatial_features`` after the image encoder: per-view features (B, 2, 72, 6, 6) from
+        ``FeatureExtractor.encode_crops`` -> z3d (B, 72, 6, 6)."""
+        return self._feature_extractor.fuse_views(crop_features, focal, extrinsics, num_views)
 
     def temporal_step(
         self, z: torch.Tensor, reference_extrinsics: torch.Tensor, state: TemporalState | None, use_memory: torch.Tensor | None

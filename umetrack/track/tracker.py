@@ -20,7 +20,6 @@ import copy
 import enum
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
@@ -34,6 +33,7 @@ from umetrack.errors import UmeTrackError
 from umetrack.hand import fk
 from umetrack.hand.model import HandModel
 from umetrack.hand.pose import HandPose
+from umetrack.model.fold import fold_batchnorm
 from umetrack.model.network import TemporalState, UmeTrackNet
 
 MIN_VISIBLE_LANDMARKS = 19
@@ -187,28 +187,6 @@ def select_views_batch(landmarks: torch.Tensor, cameras: list[Camera | None], us
     counts = stacked.visible(landmarks.reshape(-1, 3)).reshape(len(indices), *landmarks.shape[:-1]).sum(-1)  # (K, H)
     sees = (counts >= MIN_VISIBLE_LANDMARKS).T.tolist()
     return [[index for index, seen in zip(indices, row) if seen][:MAX_VIEWS] for row in sees]
-
-
-def fold_batchnorm(net: nn.Module) -> nn.Module:
-    """An eval-mode inference copy of ``net`` in which every Conv2d directly followed by a BatchNorm2d
-    becomes one Conv2d (``torch.fx.experimental.optimization.fuse`` on each ``nn.Sequential`` that
-    holds a BatchNorm2d; modules with data-dependent control flow around them stay eager). Outputs
-    equal ``net``'s in eval mode up to float rounding."""
-    with warnings.catch_warnings():  # the module imports torch.utils.mkldnn, whose ScriptModules warn on import
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from torch.fx.experimental.optimization import fuse
-
-    net = copy.deepcopy(net).eval()
-
-    def visit(module: nn.Module) -> None:
-        for name, child in module.named_children():
-            if isinstance(child, nn.Sequential) and any(isinstance(m, nn.BatchNorm2d) for m in child.modules()):
-                setattr(module, name, fuse(child, inplace=True))
-            else:
-                visit(child)
-
-    visit(net)
-    return net
 
 
 class Tracker:

@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from umetrack.errors import TrainingSetupError
 from umetrack.hand.fk import left_hand_wrist
 from umetrack.hand.model import HandModel
 from umetrack.model.checkpoint import load_state_dict_strict, read_checkpoint, save_checkpoint
@@ -90,7 +91,10 @@ class TrainConfig:
 
 
 class BatchSource(Protocol):
-    """Deterministic data: the batch for (step, rank) never depends on what was drawn before."""
+    """Deterministic data: the batch for (step, rank) never depends on what was drawn before.
+
+    Optional: ``steps_per_block`` (see ``prefetched_batches``) and ``check_network(net, config)``,
+    which ``train`` calls once the network holds its initial weights, to refuse data it cannot use."""
 
     def batch(self, step: int, rank: int, sequences: int, length: int) -> TrainBatch: ...
 
@@ -140,15 +144,20 @@ def sequence_losses(
     the regressors once over all outputs, so every BatchNorm layer normalises the whole batch (as
     the running statistics used at inference will) and the convolutions run in large batches.
     """
-    device = batch.images.device
+    device = batch.num_views.device
     S, T = batch.num_sequences, batch.sequence_length
     flat = S * T
     skeleton = torch.stack([hand_model.scaled(s).skeleton_features() for s in batch.hand_scale.float()]).to(device)
     E = batch.extrinsics.float().reshape(flat, *batch.extrinsics.shape[2:])  # (S*T, 2, 4, 4), row s*T + t
     hand_index = batch.hand_index.repeat_interleave(T)
     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-        images = batch.images.reshape(flat, *batch.images.shape[2:]).float() / 255.0
-        z = net.spatial_features(images, batch.focal.reshape(flat, -1).float(), E, batch.num_views.reshape(flat))
+        focal, num_views = batch.focal.reshape(flat, -1).float(), batch.num_views.reshape(flat)
+        if batch.crop_features is not None:  # the image encoder ran when the features were cached
+            features = batch.crop_features.reshape(flat, *batch.crop_features.shape[2:]).float()
+            z = net.spatial_features_from_crop_features(features, focal, E, num_views)
+        else:
+            images = batch.images.reshape(flat, *batch.images.shape[2:]).float() / 255.0
+            z = net.spatial_features(images, focal, E, num_views)
         z = z.reshape(S, T, *z.shape[1:])
         state: TemporalState | None = None
         z_t = []
@@ -300,7 +309,7 @@ def train(
     frozen = frozen_image_encoder(net, config)
     if frozen is not None:
         if init_weights is None and not checkpoint_path.exists():
-            raise ValueError("freeze_image_encoder needs init_weights (a trained encoder to keep)")
+            raise TrainingSetupError("freeze_image_encoder needs init_weights (a trained encoder to keep)")
         frozen.requires_grad_(False)
     optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=config.learning_rate)
     start_step = 0
@@ -308,15 +317,18 @@ def train(
         document = read_checkpoint(checkpoint_path)
         # Compared as configs, so a checkpoint written before a field existed still resumes at its default.
         if not isinstance(document.get("config"), dict) or TrainConfig.from_json(document["config"]) != config:
-            raise ValueError(f"{checkpoint_path}: checkpoint was trained with a different config; use a new output folder")
+            raise TrainingSetupError(f"{checkpoint_path}: checkpoint was trained with a different config; use a new output folder")
         load_state_dict_strict(net, document["model"], checkpoint_path)
         optimizer.load_state_dict(document["optimizer"])
         start_step = int(document["step"])
     elif init_weights is not None:
         initial, initial_config = load_trained_network(init_weights)
         if initial_config is not None and initial_config.encoder != config.encoder:
-            raise ValueError(f"{init_weights}: weights of the {initial_config.encoder!r} encoder cannot start a {config.encoder!r} run")
+            raise TrainingSetupError(f"{init_weights}: weights of the {initial_config.encoder!r} encoder cannot start a {config.encoder!r} run")
         net.load_state_dict(initial.state_dict())
+    check_network = getattr(source, "check_network", None)  # e.g. a feature cache: made by this network's encoder?
+    if check_network is not None:
+        check_network(net, config)
     if ddp.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / CONFIG_NAME).write_text(json.dumps(config.to_json(), indent=1))
