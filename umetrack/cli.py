@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     encode = commands.add_parser(
         "encode-crops",
         help="render training batches and cache their crops' image-encoder features, for `umetrack train --features` "
-        "(trains everything after a frozen encoder ~20x faster per pass on a CPU); resumes an interrupted cache",
+        "(trains everything after a frozen encoder ~25x faster per pass on a CPU); resumes an interrupted cache",
     )
     encode.add_argument("--model", required=True, help="weights whose image encoder makes the features (the run's --init-from)")
     encode.add_argument("--out", required=True, help="cache folder: cache.json and one shard per batch")

@@ -60,8 +60,11 @@ class TrainBatch:
         return int(self.num_views.sum())
 
     def to(self, device: torch.device | str) -> "TrainBatch":
-        moved = {f.name: getattr(self, f.name) for f in fields(self)}
-        return replace(self, **{name: value.to(device, non_blocking=True) for name, value in moved.items() if value is not None})
+        return replace(self, **{name: value.to(device, non_blocking=True) for name, value in self.tensors().items()})
+
+    def flat_crop_images(self) -> torch.Tensor:
+        """The crops as the image encoder takes them: (S * T, 2, 96, 96) float in [0, 1], row s * T + t."""
+        return self.images.reshape(-1, *self.images.shape[2:]).float() / 255.0
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """The fields that are set, by name (what a feature-cache shard stores)."""

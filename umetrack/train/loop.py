@@ -156,8 +156,7 @@ def sequence_losses(
             features = batch.crop_features.reshape(flat, *batch.crop_features.shape[2:]).float()
             z = net.spatial_features_from_crop_features(features, focal, E, num_views)
         else:
-            images = batch.images.reshape(flat, *batch.images.shape[2:]).float() / 255.0
-            z = net.spatial_features(images, focal, E, num_views)
+            z = net.spatial_features(batch.flat_crop_images(), focal, E, num_views)
         z = z.reshape(S, T, *z.shape[1:])
         state: TemporalState | None = None
         z_t = []
