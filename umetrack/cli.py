@@ -70,6 +70,7 @@ def _train(args: argparse.Namespace) -> int:
         batch_norm_recalibration=args.bn_batches,
         pinch_weight=TrainConfig.pinch_weight if args.pinch_weight is None else args.pinch_weight,
         freeze_image_encoder=args.freeze_image_encoder,
+        train_only_temporal_module=args.train_only_temporal_module,
     )
     model = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
     if args.features:
@@ -140,7 +141,7 @@ def _recalibrate_bn(args: argparse.Namespace) -> int:
 
     from umetrack.hand.io import load_hand_model
     from umetrack.model.checkpoint import read_checkpoint
-    from umetrack.train.loop import (TrainConfig, autocast_dtype_for, export_weights, frozen_image_encoder, load_trained_network,
+    from umetrack.train.loop import (TrainConfig, autocast_dtype_for, export_weights, frozen_modules, load_trained_network,
                                      recalibrate_batch_norm, spread_steps, steps_per_block)  # fmt: skip
 
     net, config = load_trained_network(args.model)
@@ -155,11 +156,15 @@ def _recalibrate_bn(args: argparse.Namespace) -> int:
                 bar.update(1)
 
         # Weights trained with a frozen image encoder keep its statistics, as their own schedule's end did.
-        recalibrate_batch_norm(net, model.to(torch.float32), batches(), autocast_dtype_for(config.precision, torch.device("cpu")),
-                               keep=frozen_image_encoder(net, config))  # fmt: skip
+        used = recalibrate_batch_norm(net, model.to(torch.float32), batches(), autocast_dtype_for(config.precision, torch.device("cpu")),
+                                      keep=frozen_modules(net, config))  # fmt: skip
+    if used == 0:
+        print(f"{args.model}: every BatchNorm layer was frozen in its training run (train_only_temporal_module); nothing to recalibrate",
+              file=sys.stderr)  # fmt: skip
+        return 2
     step = read_checkpoint(args.model).get("step")
     export_weights(net, config, args.out, step)
-    print(f"wrote {args.out} (BatchNorm statistics averaged over {args.batches} batches, data seed {args.seed})")
+    print(f"wrote {args.out} (BatchNorm statistics averaged over {used} batches, data seed {args.seed})")
     return 0
 
 
@@ -308,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--freeze-image-encoder", action="store_true",
                        help="keep --init-from's image encoder fixed (eval mode, no gradients) and train the rest: "
                        "no backward pass through the encoder, for longer temporal unrolls on a CPU")  # fmt: skip
+    train.add_argument("--train-only-temporal-module", action="store_true",
+                       help="keep every layer of --init-from fixed but the recurrent temporal module (implies --freeze-image-encoder): "
+                       "teaches the memory long unrolls without moving the per-frame layers or their BatchNorm statistics")  # fmt: skip
     train.add_argument("--bn-batches", type=int, default=50,
                        help="batches whose average BatchNorm statistics replace the running ones when the schedule ends (0: keep)")  # fmt: skip
     train.add_argument("--features", help="train from a feature cache of `umetrack encode-crops` instead of rendering "

@@ -243,3 +243,18 @@ def test_a_frozen_image_encoder_keeps_its_weights_and_statistics_while_the_rest_
     assert net._feature_extractor._image_backbone.training is False and net._temporal.training
     with pytest.raises(ValueError, match="init_weights"):
         train(config, NoiseSource(), hand_model, tmp_path / "nothing_to_keep")
+
+
+def test_training_only_the_temporal_module_leaves_every_other_weight_and_statistic_as_it_was(hand_model, tmp_path):
+    train(_config(steps=2), NoiseSource(), hand_model, tmp_path / "first")
+    initial = read_checkpoint(tmp_path / "first" / "weights.pt")["model"]
+    config = _config(steps=4, seed=5, train_only_temporal_module=True)
+    assert config.image_encoder_frozen
+    net = train(config, NoiseSource(seed=1), hand_model, tmp_path / "temporal", init_weights=tmp_path / "first" / "weights.pt")
+    exported = read_checkpoint(tmp_path / "temporal" / "weights.pt")["model"]
+    moved = {name for name in initial if not torch.equal(exported[name], initial[name])}
+    assert moved and all(name.startswith("_temporal.") for name in moved), sorted(moved)
+    assert any(name.endswith("running_mean") for name in initial)  # statistics exist and stayed (no recalibration)
+    assert net._temporal.training and not net._regressor_k.training and not net._feature_extractor.training
+    with pytest.raises(ValueError, match="init_weights"):
+        train(config, NoiseSource(), hand_model, tmp_path / "nothing_to_keep")

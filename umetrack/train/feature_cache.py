@@ -172,7 +172,7 @@ class CachedFeatureSource:
     def check_network(self, net: UmeTrackNet, config) -> None:
         """Refuse to train ``net`` on features its own image encoder would not produce, or would
         produce differently once trained (``config`` is a ``TrainConfig``)."""
-        if not config.freeze_image_encoder:
+        if not config.image_encoder_frozen:
             raise TrainingSetupError(f"{self.folder}: cached crop features train only the layers after the image encoder; "
                              "add --freeze-image-encoder")  # fmt: skip
         digest = image_encoder_digest(net)

@@ -77,9 +77,20 @@ class TrainConfig:
     unrolls per CPU-hour (measured: 120-165 crops/s with the released encoder, 16 sequences x 16
     frames, bf16 on a 2-core AMX CPU); the fusion, temporal module, skeleton encoder and regressors
     still learn, and the schedule's BatchNorm recalibration leaves the encoder's statistics alone."""
+    train_only_temporal_module: bool = False
+    """Keep every layer fixed (eval mode, no gradients) but the recurrent temporal module, which
+    implies a frozen image encoder. The shipped network was trained on 4-frame sequences, so its
+    memory hurt over long recordings (held-out 18.1 mm with it, 16.5 mm without); this teaches the
+    memory long unrolls while the per-frame layers, and their BatchNorm statistics, stay as they
+    were, so a small set of long sequences (a feature cache) cannot pull the per-frame accuracy
+    towards its few scenes."""
     crop_noise_scale: float = 1.0
     """Multiplies the synthetic data's crop-placement noise (``SyntheticDataConfig``): crops placed
     from poses as wrong as the model's own predictions teach it to recover instead of drifting."""
+
+    @property
+    def image_encoder_frozen(self) -> bool:
+        return self.freeze_image_encoder or self.train_only_temporal_module
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -207,7 +218,7 @@ def recalibrate_batch_norm(
     hand_model: HandModel,
     batches: Iterable[TrainBatch],
     autocast_dtype: torch.dtype | None = None,
-    keep: nn.Module | None = None,
+    keep: Sequence[nn.Module] = (),
 ) -> int:
     """Set every BatchNorm layer's running statistics to their exact average over ``batches``.
 
@@ -216,23 +227,25 @@ def recalibrate_batch_norm(
     different normalisation at inference than in training (measured on the first CPU model: 43 mm
     MPJPE in eval mode against 36 mm in training mode on the same crops). Forward passes in
     training mode without gradients, with ``momentum=None`` (cumulative average), fix that
-    without touching any weight. ``keep`` (a frozen image encoder) runs in eval mode and keeps its
-    statistics. Returns the number of batches used; every module's mode is restored.
+    without touching any weight. ``keep`` (frozen modules, ``frozen_modules``) runs in eval mode and
+    keeps its statistics. Returns the number of batches used (0 when every BatchNorm layer is kept);
+    every module's mode is restored.
     """
     batches = iter(batches)
     first = next(batches, None)
     if first is None:  # checked before the statistics are reset, so they are never left empty
         raise ValueError("recalibrate_batch_norm needs at least one batch")
     modes = {m: m.training for m in net.modules()}
-    kept = set(keep.modules()) if keep is not None else set()
-    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m not in kept]
+    norms = batch_norms_outside(net, keep)
+    if not norms:
+        return 0
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None
     net.train()
-    if keep is not None:
-        keep.eval()
+    for module in keep:
+        module.eval()
     count = 0
     with torch.no_grad():
         for batch in itertools.chain([first], batches):
@@ -243,6 +256,12 @@ def recalibrate_batch_norm(
     for m, training in modes.items():
         m.train(training)
     return count
+
+
+def batch_norms_outside(net: nn.Module, kept: Sequence[nn.Module]) -> list[nn.modules.batchnorm._BatchNorm]:
+    """The BatchNorm layers of ``net`` that are not inside any of the ``kept`` modules."""
+    inside = {m for module in kept for m in module.modules()}
+    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m not in inside]
 
 
 def learning_rate_at(config: TrainConfig, step: int) -> float:
@@ -305,11 +324,12 @@ def train(
     net = make_network(config.encoder).to(device)
     if config.channels_last:
         net = net.to(memory_format=torch.channels_last)
-    frozen = frozen_image_encoder(net, config)
-    if frozen is not None:
+    frozen = frozen_modules(net, config)
+    if frozen:
         if init_weights is None and not checkpoint_path.exists():
-            raise TrainingSetupError("freeze_image_encoder needs init_weights (a trained encoder to keep)")
-        frozen.requires_grad_(False)
+            raise TrainingSetupError("freezing layers (freeze_image_encoder, train_only_temporal_module) needs init_weights (trained layers to keep)")
+        for module in frozen:
+            module.requires_grad_(False)
     optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=config.learning_rate)
     start_step = 0
     if checkpoint_path.exists():
@@ -339,8 +359,8 @@ def train(
     end_step = config.steps if stop_after is None else min(config.steps, start_step + stop_after)
     log_path = out_dir / LOG_NAME
     net.train()
-    if frozen is not None:
-        frozen.eval()
+    for module in frozen:
+        module.eval()
     batches = prefetched_batches(source, range(start_step, end_step), ddp.rank, config.sequences_per_batch, config.sequence_length, data_workers)
     started = time.perf_counter()
     for step, batch in zip(range(start_step, end_step), batches):
@@ -369,7 +389,8 @@ def train(
         done = step + 1
         if ddp.is_main and (done % config.checkpoint_every == 0 or done == end_step):
             save_checkpoint(checkpoint_path, {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": done, "config": config.to_json()})
-    if end_step > start_step and end_step == config.steps and config.batch_norm_recalibration > 0:
+    recalibrates = config.batch_norm_recalibration > 0 and bool(batch_norms_outside(net, frozen))
+    if end_step > start_step and end_step == config.steps and recalibrates:
         # Schedule complete: exact BatchNorm statistics for the final weights (rank 0's, shared),
         # over batches never trained on, each from a different block of sequences.
         extra = spread_steps(config.steps, config.batch_norm_recalibration, steps_per_block(source))
@@ -384,9 +405,14 @@ def train(
     return net
 
 
-def frozen_image_encoder(net: UmeTrackNet, config: TrainConfig) -> nn.Module | None:
-    """The module ``config.freeze_image_encoder`` keeps fixed (the image backbone), or None."""
-    return net._feature_extractor._image_backbone if config.freeze_image_encoder else None
+def frozen_modules(net: UmeTrackNet, config: TrainConfig) -> list[nn.Module]:
+    """The modules ``config`` keeps fixed: none, the image backbone (``freeze_image_encoder``), or
+    everything but the temporal module (``train_only_temporal_module``)."""
+    if config.train_only_temporal_module:
+        return [module for name, module in net.named_children() if module is not net._temporal]
+    if config.freeze_image_encoder:
+        return [net._feature_extractor._image_backbone]
+    return []
 
 
 class _StepBlocks(torch.utils.data.Dataset):
