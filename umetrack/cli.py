@@ -199,6 +199,7 @@ def _eval(args: argparse.Namespace) -> int:
     """Evaluate recordings; under torchrun each process takes every WORLD_SIZE-th recording and
     rank 0 pools the per-recording results (the totals equal a single-process run's)."""
     import csv
+    from dataclasses import replace
 
     import torch.distributed as dist
 
@@ -215,17 +216,14 @@ def _eval(args: argparse.Namespace) -> int:
     rank = dist.get_rank() if world_size > 1 else 0
     net, _config = load_trained_network(args.model)
     generic = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
-    defaults = TrackerOptions()
-    drift_check = (
-        defaults.redetect_every if args.redetect_every is None else args.redetect_every,
-        defaults.redetect_below_confidence if args.redetect_confidence is None else args.redetect_confidence,
-        defaults.redetect_distance_m if args.redetect_distance is None else args.redetect_distance,
-    )
+    overrides = {"redetect_every": args.redetect_every, "redetect_below_confidence": args.redetect_confidence,
+                 "redetect_distance_m": args.redetect_distance, "refine_new_tracks": args.refine_new_tracks}  # fmt: skip
+    tracking = replace(TrackerOptions(), **{name: value for name, value in overrides.items() if value is not None})
     mine = []
     for index in range(rank, len(args.recordings), world_size):
         with open_recording(args.recordings[index]) as recording:
             result = evaluate_recording(net, recording, generic, args.skeleton, args.crops, baselines=args.baselines, precision=args.precision,
-                                        bootstrap=args.bootstrap, drift_check=drift_check)  # fmt: skip
+                                        bootstrap=args.bootstrap, tracking=tracking)  # fmt: skip
         mine.append((index, result))
     if world_size > 1:
         gathered: list = [None] * world_size
@@ -258,7 +256,7 @@ def _eval(args: argparse.Namespace) -> int:
         options = {"skeleton": args.skeleton, "crops": args.crops, "model": str(args.model), "precision": args.precision}
         if args.crops == "tracked":  # only tracked crops start hands with a bootstrap
             options["bootstrap"] = args.bootstrap
-            options["redetect_every"], options["redetect_below_confidence"], options["redetect_distance_m"] = drift_check
+            options.update({name: getattr(tracking, name) for name in overrides})
         atomic_write_json(out / "eval.json", {"options": options, "overall": total, "recordings": [r.summary() for r in results]})
         rows = [{k: v for k, v in r.summary().items() if k != "per_joint_mm"} for r in results]
         with io.StringIO(newline="") as buffer:
@@ -389,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="tracked crops: check on the next frame after a prediction less confident than this (default: the tracker's, 0.2)")  # fmt: skip
     evaluate.add_argument("--redetect-distance", type=float,
                           help="tracked crops: restart a track this far (metres) from its two-view detection (default: the tracker's, 0.15)")  # fmt: skip
+    evaluate.add_argument("--refine-new-tracks", type=int,
+                          help="tracked crops: on a track's first frame, crop again from the network's own prediction N times "
+                          "(default: the tracker's, 0)")  # fmt: skip
     evaluate.add_argument("--baselines", action="store_true",
                           help="also run without temporal memory, and a one-euro filter on that tuned to equal MPJPA")  # fmt: skip
     evaluate.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",

@@ -72,13 +72,14 @@ def test_tracked_eval_counts_drift_check_restarts_and_records_its_settings(stead
     if not DEFAULT_WEIGHTS.is_file():
         pytest.skip("needs the shipped hand detector")
     sample = open_recording(SAMPLE)
-    checked = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(1, 0.2, DISTANCE), bootstrap="detector",
-                                 frames=range(60, 72))  # fmt: skip
-    unchecked = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(0, 0.0, DISTANCE), bootstrap="detector",
-                                   frames=range(60, 72))  # fmt: skip
+    def tracked(**drift_check):
+        options = TrackerOptions(**drift_check)
+        return evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", tracking=options, bootstrap="detector", frames=range(60, 72))
+
+    checked = tracked(redetect_every=1, redetect_below_confidence=0.2, redetect_distance_m=DISTANCE)
+    unchecked = tracked(redetect_every=0, redetect_below_confidence=0.0, redetect_distance_m=DISTANCE)
     # Checked every frame, but a track is restarted only when it is 10 m off its detection: never.
-    lenient = evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", drift_check=(1, 0.2, 10.0), bootstrap="detector",
-                                 frames=range(60, 72))  # fmt: skip
+    lenient = tracked(redetect_every=1, redetect_below_confidence=0.2, redetect_distance_m=10.0)
     assert checked.track_restarts > 0 and unchecked.track_restarts == 0 and lenient.track_restarts == 0
     assert overall([checked, checked])["track_restarts"] == 2 * checked.track_restarts
     assert unchecked.ended_tracks == 0  # never checked, so never ended

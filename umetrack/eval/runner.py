@@ -111,24 +111,22 @@ def track_keypoints(
     should_stop: Callable[[], bool] | None = None,
     precision: str = "fp32",
     bootstrap: str | Detector = "auto",
-    drift_check: tuple[int, float, float] | None = None,
+    tracking: TrackerOptions | None = None,
     stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run the known-skeleton tracker over a recording (or over ``frames`` of it; other frames stay
     invalid). ``progress(done, total)`` follows each frame; ``should_stop()`` True raises ``Cancelled``.
     Tracked crops start hands with ``bootstrap`` (``recording_bootstrap``: "auto", "detector", "gt");
-    ``drift_check`` = (``redetect_every``, ``redetect_below_confidence``, ``redetect_distance_m``)
-    overrides the tracker's defaults (``TrackerOptions``). ``stats``, when given, receives "restarts" (tracks the drift check restarted) and "ended" (unsure tracks it ended).
+    ``tracking`` gives the tracked-crop settings (the drift check's ``redetect_*``,
+    ``refine_new_tracks``; default ``TrackerOptions()``); its skeleton, crops, temporal and
+    precision are this call's. ``stats``, when given, receives "restarts" (tracks the drift check restarted) and "ended" (unsure tracks it ended).
 
     Returns:
         predicted (2, N, 21, 3), truth (2, N, 21, 3) world metres (NaN where absent), valid (2, N)
         (GT present and seen by a camera in >= 19 landmarks), tracked (2, N).
     """
     detector, detector_state = (None, None) if crops == "oracle" else recording_bootstrap(recording, model, bootstrap)
-    options = TrackerOptions(skeleton="known", crops=crops, temporal=temporal, precision=precision)
-    if drift_check is not None:
-        every, below_confidence, distance_m = drift_check
-        options = replace(options, redetect_every=int(every), redetect_below_confidence=float(below_confidence), redetect_distance_m=float(distance_m))
+    options = replace(tracking or TrackerOptions(), skeleton="known", crops=crops, temporal=temporal, precision=precision)
     tracker = Tracker(net, model, options, detector=detector, camera_angles_deg=recording.camera_angles_deg)
     gt_model = recording.hand_model.to(torch.float64)
     n = recording.num_frames
@@ -181,7 +179,7 @@ def evaluate_recording(
     keep_keypoints: bool = False,
     precision: str = "fp32",
     bootstrap: str | Detector = "auto",
-    drift_check: tuple[int, float, float] | None = None,
+    tracking: TrackerOptions | None = None,
     frames: range | None = None,
 ) -> RecordingEvaluation:
     """Metrics of one recording (or of ``frames`` of it: the others count as not valid). ``baselines`` also runs the tracker without temporal memory and a
@@ -196,7 +194,7 @@ def evaluate_recording(
         model = recording.hand_model
     stats: dict = {}
     predicted, truth, valid, tracked = track_keypoints(net, recording, model, crops, precision=precision, bootstrap=bootstrap,
-                                                       drift_check=drift_check, stats=stats, frames=frames)  # fmt: skip
+                                                       tracking=tracking, stats=stats, frames=frames)  # fmt: skip
     scored = valid & tracked
     errors = per_slot_errors(np.nan_to_num(truth), np.nan_to_num(predicted), scored)
     joint = np.linalg.norm(np.nan_to_num(truth) - np.nan_to_num(predicted), axis=-1) * 1000.0
@@ -238,7 +236,7 @@ def evaluate_recording(
     )
     if baselines:
         per_frame, _truth, _valid, per_frame_tracked = track_keypoints(net, recording, model, crops, temporal=False, precision=precision,
-                                                                       bootstrap=bootstrap, drift_check=drift_check, frames=frames)  # fmt: skip
+                                                                       bootstrap=bootstrap, tracking=tracking, frames=frames)  # fmt: skip
         kept = valid & per_frame_tracked
         result.no_temporal_mpjpe_mm = _mpjpe(truth, per_frame, kept)
         result.no_temporal_mpjpa = mpjpa(np.nan_to_num(per_frame), kept)
