@@ -1,7 +1,7 @@
 """Screenshot of the inspection panels: per-joint error, failure finder, and the 3D view with GT and
 predicted meshes and crop-camera frusta.
 
-By default the shipped light model tracks the sample (tracked crops, as Tracking > Run tracker does).
+By default the shipped model (``umetrack.pt``) tracks the sample (tracked crops, as Tracking > Run tracker does).
 With ``--staged`` (or without weights) the "tracker output" is staged from the sample's GT poses: joint
 angles with ~0.04 rad of smooth noise and wrists off by a few mm, the left index and middle fingers bent
 1 rad too far on frames 148-152, the right wrist shaking on frames 60-61, the hands swapped on frames
