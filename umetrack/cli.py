@@ -217,7 +217,8 @@ def _eval(args: argparse.Namespace) -> int:
     net, _config = load_trained_network(args.model)
     generic = load_hand_model(args.hand_model) if args.hand_model else load_hand_model(DEFAULT_HAND_MODEL)
     overrides = {"redetect_every": args.redetect_every, "redetect_below_confidence": args.redetect_confidence,
-                 "redetect_distance_m": args.redetect_distance, "refine_new_tracks": args.refine_new_tracks}  # fmt: skip
+                 "redetect_distance_m": args.redetect_distance, "refine_new_tracks": args.refine_new_tracks,
+                 "min_start_confidence": args.min_start_confidence}  # fmt: skip
     tracking = replace(TrackerOptions(), **{name: value for name, value in overrides.items() if value is not None})
     mine = []
     for index in range(rank, len(args.recordings), world_size):
@@ -387,6 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="tracked crops: check on the next frame after a prediction less confident than this (default: the tracker's, 0.2)")  # fmt: skip
     evaluate.add_argument("--redetect-distance", type=float,
                           help="tracked crops: restart a track this far (metres) from its two-view detection (default: the tracker's, 0.15)")  # fmt: skip
+    evaluate.add_argument("--min-start-confidence", type=float,
+                          help="tracked crops: start a track only if its first prediction is at least this confident (default: the tracker's, 0.2)")  # fmt: skip
     evaluate.add_argument("--refine-new-tracks", type=int,
                           help="tracked crops: on a track's first frame, crop again from the network's own prediction N times "
                           "(default: the tracker's, 0)")  # fmt: skip

@@ -73,7 +73,7 @@ def test_tracked_eval_counts_drift_check_restarts_and_records_its_settings(stead
         pytest.skip("needs the shipped hand detector")
     sample = open_recording(SAMPLE)
     def tracked(**drift_check):
-        options = TrackerOptions(**drift_check)
+        options = TrackerOptions(min_start_confidence=0.0, **drift_check)  # the steady network is never confident
         return evaluate_recording(steady_light_network, sample, hand_model, "known", "tracked", tracking=options, bootstrap="detector", frames=range(60, 72))
 
     checked = tracked(redetect_every=1, redetect_below_confidence=0.2, redetect_distance_m=DISTANCE)

@@ -14,6 +14,11 @@ from umetrack.track.tracker import LocatingDetector, Reason, Tracker, TrackerOpt
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "recording_00.mp4"
 
 
+def _steady_options(**options) -> TrackerOptions:
+    """The steady test network is never confident: let its tracks start (``min_start_confidence``)."""
+    return TrackerOptions(min_start_confidence=0.0, **options)
+
+
 @pytest.fixture(scope="module")
 def sample():
     with open_recording(SAMPLE) as recording:
@@ -47,9 +52,9 @@ def test_a_drifted_track_restarts_from_the_detector(sample, steady_light_network
     frames = sorted({f for h, f in two_view_hand_frames(sample, model, range(40, 120), hands=(0,))})
     frame = next(f for f in frames if f + 1 in frames)
     assert isinstance(HandDetector(hand_model=model), LocatingDetector)
-    checked, tracker = _drifted_crop_error_px(sample, steady_light_network, model, frame, TrackerOptions(redetect_every=1))
+    checked, tracker = _drifted_crop_error_px(sample, steady_light_network, model, frame, _steady_options(redetect_every=1))
     assert tracker.redetections >= 1
-    unchecked, plain = _drifted_crop_error_px(sample, steady_light_network, model, frame, TrackerOptions(redetect_every=0))
+    unchecked, plain = _drifted_crop_error_px(sample, steady_light_network, model, frame, _steady_options(redetect_every=0))
     assert plain.redetections == 0
     assert checked < 20.0 < unchecked, (checked, unchecked)
 
@@ -59,7 +64,7 @@ def test_a_ground_truth_bootstrap_never_corrects_a_track(sample, steady_light_ne
         return {h: p for h, p in sample.gt_poses(60).items()}
 
     assert not isinstance(gt_detector, LocatingDetector)
-    tracker = Tracker(steady_light_network, sample.hand_model, TrackerOptions(redetect_every=1), detector=gt_detector, camera_angles_deg=sample.camera_angles_deg)
+    tracker = Tracker(steady_light_network, sample.hand_model, _steady_options(redetect_every=1), detector=gt_detector, camera_angles_deg=sample.camera_angles_deg)
     for frame in range(60, 64):
         tracker.step(sample.images(frame), sample.cameras(frame))
     assert tracker.redetections == 0  # it starts hands, it never checks them
@@ -71,9 +76,9 @@ def test_a_low_confidence_prediction_is_checked_on_the_next_frame(sample, steady
     model = sample.hand_model
     frames = sorted({f for h, f in two_view_hand_frames(sample, model, range(40, 120), hands=(0,))})
     frame = next(f for f in frames if f + 1 in frames)
-    soon, tracker = _drifted_crop_error_px(sample, steady_light_network, model, frame, TrackerOptions(redetect_every=50))
+    soon, tracker = _drifted_crop_error_px(sample, steady_light_network, model, frame, _steady_options(redetect_every=50))
     assert tracker.redetections >= 1 and soon < 20.0
-    late, patient = _drifted_crop_error_px(sample, steady_light_network, model, frame, TrackerOptions(redetect_every=50, redetect_below_confidence=0.0))
+    late, patient = _drifted_crop_error_px(sample, steady_light_network, model, frame, _steady_options(redetect_every=50, redetect_below_confidence=0.0))
     assert patient.redetections == 0 and late > 20.0
 
 
@@ -109,9 +114,9 @@ def test_an_unsure_track_the_check_cannot_place_is_dropped(sample, steady_light_
         return tracker, ended
 
     assert isinstance(_BlindChecker(None, False), LocatingDetector)
-    blind, ended = run(False, TrackerOptions(redetect_every=1))
+    blind, ended = run(False, _steady_options(redetect_every=1))
     assert 0 in ended and blind.ended_tracks >= 1 and blind.redetections == 0
-    seeing, ended = run(True, TrackerOptions(redetect_every=1, redetect_distance_m=10.0))  # placed where it is tracked
+    seeing, ended = run(True, _steady_options(redetect_every=1, redetect_distance_m=10.0))  # placed where it is tracked
     assert 0 not in ended and seeing.redetections == 0
-    patient, ended = run(False, TrackerOptions(redetect_every=1, redetect_below_confidence=0.0))
+    patient, ended = run(False, _steady_options(redetect_every=1, redetect_below_confidence=0.0))
     assert 0 not in ended and patient.ended_tracks == 0

@@ -20,7 +20,7 @@ import copy
 import enum
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
@@ -138,6 +138,16 @@ class TrackerOptions:
     detector: a track that has left its hand otherwise goes on predicting on the background
     (heldout_100004: 450 mm off at confidence 0.12 for 60 frames). Tracked held-out MPJPE 37.5 -> 28.8 mm
     (heldout_100004 78.1 -> 57.4), the validation recordings unchanged at 15.5 mm."""
+    min_start_confidence: float = 0.2
+    """Tracked crops: a track starts (from the detector, or restarted by the drift check) only if its
+    first prediction is at least this confident; otherwise that frame reports ``LOW_CONFIDENCE`` and
+    the next frame asks the detector again. A detection on something that is not the hand (the other
+    hand's forearm, clutter) gives an unsure first prediction, and a track started there follows it:
+    on validation recording 300003 the detector puts the left hand on the right forearm, in two views,
+    for the last 30 frames. The default is the drift check's "unsure" level
+    (``redetect_below_confidence``), not a tuned value. Validation (300001-4, ``umetrack.pt``,
+    detector v4), tracked MPJPE 25.55 -> 22.30 mm (300003 61.5 -> 46.9, the other three unchanged),
+    19 more of 3,499 hand-frames without a prediction."""
     refine_new_tracks: int = 0
     """Tracked crops: on the frame a track starts (from the detector, or restarted by the drift
     check), crop again from the network's own prediction this many times and keep the refined
@@ -274,7 +284,8 @@ class Tracker:
         timings["crop_ms"] = 1e3 * (time.perf_counter() - started)
         timings["warp_ms"] = 1e3 * warp_seconds
 
-        starting = {hand for hand, _ in placed if hand not in self._states}
+        # Tracks that start this frame (from the detector or a drift-check restart; oracle crops start none).
+        starting = {hand for hand, _ in placed if hand not in self._states} if self.options.crops == "tracked" else set()
         if batch:
             network_started = time.perf_counter()
             outputs = self._run_network(batch)
@@ -283,11 +294,14 @@ class Tracker:
             for (hand, *_), result in zip(batch, self._hand_results(batch, outputs)):
                 results[hand] = result
             timings["fk_ms"] = 1e3 * (time.perf_counter() - fk_started)
-        if self.options.crops == "tracked":
-            for _ in range(self.options.refine_new_tracks):
-                if not self._refine(starting, images, cameras, usable, results):
-                    break
+        for _ in range(self.options.refine_new_tracks):
+            if not self._refine(starting, images, cameras, usable, results):
+                break
 
+        for hand in starting:
+            result = results[hand]
+            if result.reason is Reason.TRACKED and result.confidence < self.options.min_start_confidence:
+                results[hand] = replace(result, reason=Reason.LOW_CONFIDENCE, pose=None, landmarks=None, hand_scale=None)
         for hand, result in results.items():
             if result.reason is Reason.TRACKED:
                 self._previous[hand] = result.pose

@@ -1,4 +1,5 @@
-"""A starting track is cropped again from the network's own first prediction (``refine_new_tracks``)."""
+"""How a track starts: only from a confident enough first prediction (``min_start_confidence``), and
+cropped again from the network's own first prediction (``refine_new_tracks``)."""
 
 import numpy as np
 import pytest
@@ -29,8 +30,9 @@ def _offset_bootstrap(recording, frame, offsets_m, angles):
     return lambda images, cameras: found
 
 
-def _track(net, recording, frame, bootstrap, refine, frames=1):
-    tracker = Tracker(net, recording.hand_model, TrackerOptions(refine_new_tracks=refine, redetect_every=0), detector=bootstrap,
+def _track(net, recording, frame, bootstrap, refine=0, frames=1, min_start_confidence=0.0):
+    options = TrackerOptions(refine_new_tracks=refine, redetect_every=0, min_start_confidence=min_start_confidence)
+    tracker = Tracker(net, recording.hand_model, options, detector=bootstrap,
                       camera_angles_deg=recording.camera_angles_deg)  # fmt: skip
     return [tracker.step(recording.images(f), recording.cameras(f)) for f in range(frame, frame + frames)]
 
@@ -58,7 +60,7 @@ def test_only_the_first_frame_of_a_track_is_refined(sample, steady_light_network
 
     model = sample.hand_model
     bootstrap = _offset_bootstrap(sample, FRAME, {0: (0.04, 0.0, 0.0), 1: (0.0, -0.04, 0.0)}, model.neutral_angles)
-    refining = Tracker(steady_light_network, model, TrackerOptions(refine_new_tracks=2, redetect_every=0), detector=bootstrap,
+    refining = Tracker(steady_light_network, model, TrackerOptions(refine_new_tracks=2, redetect_every=0, min_start_confidence=0.0), detector=bootstrap,
                        camera_angles_deg=sample.camera_angles_deg)  # fmt: skip
     refining.step(sample.images(FRAME), sample.cameras(FRAME))
     plain = copy.deepcopy(refining)
@@ -91,3 +93,29 @@ def test_refining_a_rough_start_brings_the_shipped_network_closer_to_the_hand(sa
                     errors[refine].append(np.linalg.norm(hand_result.landmarks - truth, axis=-1).mean())
     assert len(errors[0]) >= 20
     assert np.mean(errors[1]) < 0.9 * np.mean(errors[0]), (np.mean(errors[0]), np.mean(errors[1]))
+
+
+def test_an_unsure_first_prediction_starts_no_track_and_the_detector_is_asked_again(sample, steady_light_network):
+    model = sample.hand_model
+    found = _offset_bootstrap(sample, FRAME, {0: (0.02, 0.0, 0.0), 1: (0.0, 0.02, 0.0)}, model.neutral_angles)
+    calls = []
+
+    def bootstrap(images, cameras):
+        calls.append(len(calls))
+        return found(images, cameras)
+
+    (first,) = _track(steady_light_network, sample, FRAME, bootstrap)
+    hand = next(h for h, r in first.hands.items() if r.reason is Reason.TRACKED)
+    confidence = first.hands[hand].confidence
+    assert 0.0 < confidence < 1.0
+
+    calls.clear()
+    started = _track(steady_light_network, sample, FRAME, bootstrap, frames=3, min_start_confidence=confidence - 1e-3)
+    assert [r.hands[hand].reason for r in started] == [Reason.TRACKED] * 3
+    assert len(calls) == 1  # the track, once started, follows its own predictions
+
+    calls.clear()
+    refused = _track(steady_light_network, sample, FRAME, bootstrap, frames=3, min_start_confidence=confidence + 1e-3)
+    assert [r.hands[hand].reason for r in refused] == [Reason.LOW_CONFIDENCE] * 3
+    assert all(r.hands[hand].landmarks is None and r.hands[hand].crops for r in refused)
+    assert len(calls) == 3  # no track was started, so every frame asks the detector again
