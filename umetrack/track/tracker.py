@@ -145,9 +145,9 @@ class TrackerOptions:
     hand's forearm, clutter) gives an unsure first prediction, and a track started there follows it:
     on validation recording 300003 the detector puts the left hand on the right forearm, in two views,
     for the last 30 frames. The default is the drift check's "unsure" level
-    (``redetect_below_confidence``), not a tuned value. Validation (300001-4, ``umetrack.pt``,
-    detector v4), tracked MPJPE 25.55 -> 22.30 mm (300003 61.5 -> 46.9, the other three unchanged),
-    19 more of 3,499 hand-frames without a prediction."""
+    (``redetect_below_confidence``), not a tuned value. Validation (300001-4, ``umetrack.pt``), tracked
+    MPJPE 26.3 -> 21.0 mm (300003 62.9 -> 36.8), MPJPA 7.37 -> 4.60, 44 more of 3,499 hand-frames
+    without a prediction; held-out 20.7 -> 22.4 mm (heldout_100004 worse), MPJPA 7.88 -> 4.98."""
     refine_new_tracks: int = 0
     """Tracked crops: on the frame a track starts (from the detector, or restarted by the drift
     check), crop again from the network's own prediction this many times and keep the refined
