@@ -1,6 +1,9 @@
 """How a track starts: only from a confident enough first prediction (``min_start_confidence``), and
 cropped again from the network's own first prediction (``refine_new_tracks``)."""
 
+import copy
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -55,9 +58,6 @@ def test_a_refined_start_is_the_network_run_on_crops_from_its_own_first_predicti
 
 
 def test_only_the_first_frame_of_a_track_is_refined(sample, steady_light_network):
-    import copy
-    from dataclasses import replace
-
     model = sample.hand_model
     bootstrap = _offset_bootstrap(sample, FRAME, {0: (0.04, 0.0, 0.0), 1: (0.0, -0.04, 0.0)}, model.neutral_angles)
     refining = Tracker(steady_light_network, model, TrackerOptions(refine_new_tracks=2, redetect_every=0, min_start_confidence=0.0), detector=bootstrap,

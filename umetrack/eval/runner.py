@@ -118,8 +118,8 @@ def track_keypoints(
     invalid). ``progress(done, total)`` follows each frame; ``should_stop()`` True raises ``Cancelled``.
     Tracked crops start hands with ``bootstrap`` (``recording_bootstrap``: "auto", "detector", "gt");
     ``tracking`` gives the tracked-crop settings (the drift check's ``redetect_*``,
-    ``refine_new_tracks``; default ``TrackerOptions()``); its skeleton, crops, temporal and
-    precision are this call's. ``stats``, when given, receives "restarts" (tracks the drift check restarted) and "ended" (unsure tracks it ended).
+    ``min_start_confidence``, ``refine_new_tracks``; default ``TrackerOptions()``); its skeleton,
+    crops, temporal and precision are this call's. ``stats``, when given, receives "restarts" (tracks the drift check restarted) and "ended" (unsure tracks it ended).
 
     Returns:
         predicted (2, N, 21, 3), truth (2, N, 21, 3) world metres (NaN where absent), valid (2, N)
